@@ -1,0 +1,103 @@
+//! Step 2: one forward and one backward pass give the gradient of the explained score
+//! with respect to every layer's hidden states (method.md section 1).
+//!
+//! candle's `backward()` keeps gradients only for leaves of the graph, so intermediate
+//! hidden states would be dropped. We add a zero "probe" variable to each H_l (and to the
+//! word-embedding rows); a probe is a leaf, so `grads.get(probe_l)` is exactly dy/dH_l.
+//!
+//! Layer 0 is the embedding output after the embedding LayerNorm, like Hugging Face's
+//! `hidden_states[0]`. The word-embedding probe sits before that LayerNorm, on the rows
+//! looked up from the table: the input of the embedding-layer baselines.
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use candle_core::{DType, Device, IndexOp, Tensor, Var};
+
+/// What the backward pass differentiates: a class logit, or the difference of two
+/// (why this class rather than that one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Objective {
+    pub class: usize,
+    pub contrast: Option<usize>,
+}
+
+/// Every layer's hidden states and gradients for one input (batch of one, squeezed).
+pub struct LayerGradients {
+    pub logits: Vec<f32>,
+    pub objective: Objective,
+    /// y: the explained score (z_class, or z_class - z_contrast).
+    pub score: f32,
+    /// H_0..H_L, each `(seq, hidden)`.
+    pub hidden: Vec<Tensor>,
+    /// dy/dH_0 .. dy/dH_L, each `(seq, hidden)`.
+    pub grads: Vec<Tensor>,
+    /// Attention probabilities of blocks 1..L, each `(heads, seq, seq)`.
+    pub attentions: Vec<Tensor>,
+    /// Word-embedding rows `(seq, hidden)` and dy/d(those rows).
+    pub word_embeds: Tensor,
+    pub word_grads: Tensor,
+}
+
+impl LayerGradients {
+    pub fn num_layers(&self) -> usize {
+        self.hidden.len() - 1
+    }
+}
+
+/// Runs the model on `ids` and differentiates the objective chosen by `choose` from the
+/// logits (so "the predicted class" can be resolved after the forward pass).
+pub fn layer_gradients(
+    model: &Model,
+    ids: &[u32],
+    choose: impl FnOnce(&[f32]) -> Result<Objective>,
+) -> Result<LayerGradients> {
+    let device = Device::Cpu;
+    let (seq, hidden_size) = (ids.len(), model.config.hidden_size);
+    let ids_t = Tensor::new(ids, &device)?.unsqueeze(0)?;
+    let mask = Tensor::ones((1, seq), DType::F32, &device)?;
+    let zeros = || Var::zeros((1, seq, hidden_size), DType::F32, &device);
+    let word_probe = zeros()?;
+    let probes = (0..=model.num_layers()).map(|_| zeros()).collect::<candle_core::Result<Vec<_>>>()?;
+    let probe_tensors: Vec<Tensor> = probes.iter().map(|p| p.as_tensor().clone()).collect();
+
+    let word_embeds = model.word_embeddings(&ids_t)?;
+    let forward = model.forward_embeds(&(&word_embeds + word_probe.as_tensor())?, &mask, Some(&probe_tensors))?;
+    let logits_t = forward.logits.i(0)?;
+    let logits = logits_t.to_vec1::<f32>()?;
+    let objective = choose(&logits)?;
+    let mut y = logits_t.i(objective.class)?;
+    if let Some(other) = objective.contrast {
+        y = (y - logits_t.i(other)?)?;
+    }
+    let score = y.to_scalar::<f32>()?;
+    let grads = y.backward()?;
+
+    let grad_of = |probe: &Var, layer: usize| -> Result<Tensor> {
+        Ok(grads.get(probe.as_tensor()).ok_or(Error::NoGradient { layer })?.i(0)?)
+    };
+    let layer_grads = probes.iter().enumerate().map(|(l, p)| grad_of(p, l)).collect::<Result<Vec<_>>>()?;
+    let squeeze = |t: &Tensor| -> Result<Tensor> { Ok(t.i(0)?.detach()) };
+    Ok(LayerGradients {
+        logits,
+        objective,
+        score,
+        hidden: forward.encoder.hidden.iter().map(squeeze).collect::<Result<_>>()?,
+        grads: layer_grads,
+        attentions: forward.encoder.attentions.iter().map(squeeze).collect::<Result<_>>()?,
+        word_embeds: squeeze(&word_embeds)?,
+        word_grads: grad_of(&word_probe, 0)?,
+    })
+}
+
+/// The index of the largest logit.
+pub fn argmax(values: &[f32]) -> usize {
+    values.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
+}
+
+/// Softmax of a logit vector, computed stably.
+pub fn softmax(values: &[f32]) -> Vec<f32> {
+    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = values.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / sum).collect()
+}

@@ -1,0 +1,19 @@
+//! Decoded layer saliency for BERT-family text classifiers, after Hou & Castanon (2023),
+//! computed with candle natively and in WebAssembly.
+//!
+//! The pipeline, one module per step:
+//! 1. [`model`]: load a Hugging Face classifier, its tokenizer and an LM head; run it with
+//!    differentiable ops only.
+//! 2. [`gradients`]: one backward pass gives dy/dH_l for every layer l.
+//! 3. [`saliency`]: decode each layer through the LM head and turn gradients into token and
+//!    word saliency.
+//! 4. [`metrics`]: how coherent each layer is, and how faithful an explanation is.
+
+pub mod error;
+pub mod gradients;
+pub mod metrics;
+pub mod model;
+pub mod options;
+pub mod saliency;
+
+pub use error::{Error, Result};

@@ -1,0 +1,3 @@
+//! Step 4: measures of a layer (coherence) and of an explanation (faithfulness).
+
+pub mod coherence;

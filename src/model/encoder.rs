@@ -1,0 +1,124 @@
+//! The post-LayerNorm transformer encoder shared by BERT and DistilBERT.
+//!
+//! Both families compute the same function; only their tensor names differ, so
+//! `bert.rs` and `distilbert.rs` load weights into these structs and this file holds the
+//! one forward pass. It returns every hidden state H_0..H_L and every attention map, and
+//! accepts "probes": zero tensors added to each H_l so a single backward pass can read
+//! dy/dH_l for all layers (see `gradients.rs`).
+
+use super::config::Activation;
+use super::ops::{softmax_last, LayerNorm, Linear};
+use crate::error::Result;
+use candle_core::{DType, Tensor};
+
+/// Word, position and (BERT only) token-type embeddings, summed then normalised.
+pub struct Embeddings {
+    pub word: Tensor,
+    pub position: Tensor,
+    /// Row 0 of the token-type table; `None` for DistilBERT.
+    pub token_type: Option<Tensor>,
+    pub norm: LayerNorm,
+}
+
+impl Embeddings {
+    /// Looks up word-embedding rows: ids `(batch, seq)` u32 -> `(batch, seq, hidden)`.
+    pub fn words(&self, ids: &Tensor) -> Result<Tensor> {
+        let (batch, seq) = ids.dims2()?;
+        let flat = self.word.index_select(&ids.flatten_all()?, 0)?;
+        Ok(flat.reshape((batch, seq, self.word.dim(1)?))?)
+    }
+
+    /// H_0 from word-embedding rows `(batch, seq, hidden)`: adds positions (and token type 0)
+    /// then applies the embedding LayerNorm.
+    pub fn forward(&self, word_embeds: &Tensor) -> Result<Tensor> {
+        let seq = word_embeds.dim(1)?;
+        let mut x = word_embeds.broadcast_add(&self.position.narrow(0, 0, seq)?)?;
+        if let Some(token_type) = &self.token_type {
+            x = x.broadcast_add(token_type)?;
+        }
+        self.norm.forward(&x)
+    }
+}
+
+/// One encoder block: self-attention, add & norm, feed-forward, add & norm.
+pub struct TransformerLayer {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub attention_out: Linear,
+    pub attention_norm: LayerNorm,
+    pub ffn_in: Linear,
+    pub ffn_out: Linear,
+    pub ffn_norm: LayerNorm,
+    pub activation: Activation,
+    pub num_heads: usize,
+}
+
+impl TransformerLayer {
+    /// `h (batch, seq, hidden)`, `mask_bias (batch, 1, 1, seq)` (0 or a large negative)
+    /// -> (output `(batch, seq, hidden)`, attention probabilities `(batch, heads, seq, seq)`).
+    pub fn forward(&self, h: &Tensor, mask_bias: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (batch, seq, hidden) = h.dims3()?;
+        let head_dim = hidden / self.num_heads;
+        let split_heads = |x: Tensor| -> Result<Tensor> {
+            Ok(x.reshape((batch, seq, self.num_heads, head_dim))?.transpose(1, 2)?.contiguous()?)
+        };
+        let q = split_heads(self.query.forward(h)?)?;
+        let k = split_heads(self.key.forward(h)?)?;
+        let v = split_heads(self.value.forward(h)?)?;
+        let scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?;
+        let probs = softmax_last(&scores.broadcast_add(mask_bias)?)?;
+        let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((batch, seq, hidden))?;
+        let attended = self.attention_norm.forward(&(self.attention_out.forward(&context)? + h)?)?;
+        let inner = self.activation.forward(&self.ffn_in.forward(&attended)?)?;
+        let out = self.ffn_norm.forward(&(self.ffn_out.forward(&inner)? + &attended)?)?;
+        Ok((out, probs))
+    }
+}
+
+/// Embeddings plus the stack of blocks.
+pub struct Encoder {
+    pub embeddings: Embeddings,
+    pub layers: Vec<TransformerLayer>,
+}
+
+/// What one forward pass of the encoder yields.
+pub struct EncoderOutput {
+    /// H_0 (after the embedding LayerNorm) .. H_L, each `(batch, seq, hidden)`, probes included.
+    pub hidden: Vec<Tensor>,
+    /// Attention probabilities of blocks 1..L, each `(batch, heads, seq, seq)`.
+    pub attentions: Vec<Tensor>,
+}
+
+impl Encoder {
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Runs the encoder from word-embedding rows `(batch, seq, hidden)` and an attention
+    /// mask `(batch, seq)` of 1 (real token) / 0 (padding), as f32.
+    /// `probes`, when given, holds L+1 tensors of shape `(batch, seq, hidden)` added to
+    /// H_0..H_L; being leaves of the graph, they receive dy/dH_l in the backward pass.
+    pub fn forward(&self, word_embeds: &Tensor, mask: &Tensor, probes: Option<&[Tensor]>) -> Result<EncoderOutput> {
+        let (batch, seq) = mask.dims2()?;
+        // 0 where attended, -1e9 where padded: exp() of it underflows to exactly 0.
+        let mask_bias = ((mask.to_dtype(DType::F32)? - 1.0)? * 1e9)?.reshape((batch, 1, 1, seq))?;
+        let with_probe = |h: Tensor, l: usize| -> Result<Tensor> {
+            Ok(match probes {
+                Some(p) => (h + &p[l])?,
+                None => h,
+            })
+        };
+        let mut h = with_probe(self.embeddings.forward(word_embeds)?, 0)?;
+        let mut hidden = Vec::with_capacity(self.layers.len() + 1);
+        let mut attentions = Vec::with_capacity(self.layers.len());
+        hidden.push(h.clone());
+        for (index, layer) in self.layers.iter().enumerate() {
+            let (out, probs) = layer.forward(&h, &mask_bias)?;
+            h = with_probe(out, index + 1)?;
+            hidden.push(h.clone());
+            attentions.push(probs);
+        }
+        Ok(EncoderOutput { hidden, attentions })
+    }
+}

@@ -1,0 +1,131 @@
+//! What sits on top of the encoder: the classification head that produces the logits we
+//! explain, and the decoder that maps any hidden state back onto the vocabulary
+//! (method.md section 3).
+
+use super::config::Activation;
+use super::ops::{LayerNorm, Linear};
+use super::weights::Weights;
+use crate::error::{Error, Result};
+use candle_core::{Tensor, D};
+
+/// The classification head, from the encoder's last hidden state to class logits.
+pub enum ClassifierHead {
+    /// BertForSequenceClassification: `classifier(tanh(pooler(h[CLS])))`.
+    BertPooler { pooler: Linear, classifier: Linear },
+    /// DistilBertForSequenceClassification: `classifier(relu(pre_classifier(h[CLS])))`.
+    DistilBert { pre_classifier: Linear, classifier: Linear },
+    /// A sentence-embedding classifier (sentence-transformers style): the attention-masked
+    /// mean of the last layer, optionally L2-normalised, then one linear layer.
+    SentenceEmbedding { classifier: Linear, normalize: bool },
+}
+
+/// Tensor-name prefix of a sentence head file (`classifier.safetensors`).
+pub const SENTENCE_HEAD_PREFIX: &str = "sentence_classifier";
+
+impl ClassifierHead {
+    /// `last (batch, seq, hidden)`, `mask (batch, seq)` f32 -> logits `(batch, classes)`.
+    pub fn forward(&self, last: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        match self {
+            ClassifierHead::BertPooler { pooler, classifier } => {
+                let cls = last.narrow(1, 0, 1)?.squeeze(1)?;
+                classifier.forward(&pooler.forward(&cls)?.tanh()?)
+            }
+            ClassifierHead::DistilBert { pre_classifier, classifier } => {
+                let cls = last.narrow(1, 0, 1)?.squeeze(1)?;
+                classifier.forward(&pre_classifier.forward(&cls)?.relu()?)
+            }
+            ClassifierHead::SentenceEmbedding { classifier, normalize } => {
+                let weights = mask.unsqueeze(2)?;
+                let summed = last.broadcast_mul(&weights)?.sum(1)?;
+                let count = weights.sum(1)?.clamp(1e-9, f64::MAX)?;
+                let mut pooled = summed.broadcast_div(&count)?;
+                if *normalize {
+                    // As torch.nn.functional.normalize: x / max(||x||, 1e-12).
+                    let norm = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+                    pooled = pooled.broadcast_div(&norm)?;
+                }
+                classifier.forward(&pooled)
+            }
+        }
+    }
+
+    pub fn num_classes(&self) -> usize {
+        let classifier = match self {
+            ClassifierHead::BertPooler { classifier, .. }
+            | ClassifierHead::DistilBert { classifier, .. }
+            | ClassifierHead::SentenceEmbedding { classifier, .. } => classifier,
+        };
+        classifier.weight().dim(0).unwrap_or(0)
+    }
+
+    /// A sentence head stored beside the encoder (tensors `sentence_classifier.weight`
+    /// `(classes, hidden)` and `.bias`; safetensors metadata `pooling` = "mean",
+    /// `normalize` = "true"/"false", `labels` = a JSON list of class names).
+    /// Returns the head and its labels, or `None` when the weights hold no sentence head.
+    pub fn load_sentence_head(weights: &Weights, hidden: usize) -> Result<Option<(Self, Vec<String>)>> {
+        let weight_name = format!("{SENTENCE_HEAD_PREFIX}.weight");
+        let Some(weight) = weights.get_any(&weight_name) else { return Ok(None) };
+        let classes = weight.dim(0)?;
+        let bad = |reason: String| Error::BadFile { file: weights.source(), reason };
+        if let Some(pooling) = weights.metadata("pooling") {
+            if pooling != "mean" {
+                return Err(bad(format!("sentence head pooling `{pooling}` is not supported (only mean)")));
+            }
+        }
+        let normalize = weights.metadata("normalize").map_or(true, |v| v == "true");
+        let labels: Vec<String> = match weights.metadata("labels") {
+            Some(json) => serde_json::from_str(json).map_err(|e| bad(format!("sentence head labels: {e}")))?,
+            None => Vec::new(),
+        };
+        if !labels.is_empty() && labels.len() != classes {
+            return Err(bad(format!("sentence head has {classes} classes but {} labels", labels.len())));
+        }
+        let classifier = Linear::load(weights.pp(SENTENCE_HEAD_PREFIX), hidden, classes)?;
+        Ok(Some((ClassifierHead::SentenceEmbedding { classifier, normalize }, labels)))
+    }
+}
+
+/// How hidden states are decoded onto the vocabulary.
+pub enum Decoder {
+    /// A pretrained masked-LM head: `decoder(LN(act(transform(h)))) + bias`
+    /// (BERT `cls.predictions`, DistilBERT `vocab_transform/vocab_layer_norm/vocab_projector`).
+    MaskedLm { kind: DecoderKind, transform: Linear, activation: Activation, norm: LayerNorm, decoder: Linear },
+    /// No LM head: the word-embedding matrix as decoder, `h E^T` (a "logit lens").
+    TiedEmbeddings { embeddings: Tensor },
+}
+
+/// Which decoder was used, as reported in JSON and the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecoderKind {
+    BertMlm,
+    DistilbertMlm,
+    TiedEmbeddings,
+}
+
+impl Decoder {
+    pub fn kind(&self) -> DecoderKind {
+        match self {
+            Decoder::MaskedLm { kind, .. } => *kind,
+            Decoder::TiedEmbeddings { .. } => DecoderKind::TiedEmbeddings,
+        }
+    }
+
+    /// `(..., hidden)` -> vocabulary logits `(..., vocab)`.
+    pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
+        match self {
+            Decoder::MaskedLm { transform, activation, norm, decoder, .. } => {
+                let x = norm.forward(&activation.forward(&transform.forward(h)?)?)?;
+                decoder.forward(&x)
+            }
+            Decoder::TiedEmbeddings { embeddings } => Ok(h.broadcast_matmul(&embeddings.t()?)?),
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Decoder::MaskedLm { decoder, .. } => decoder.weight().dim(0).unwrap_or(0),
+            Decoder::TiedEmbeddings { embeddings } => embeddings.dim(0).unwrap_or(0),
+        }
+    }
+}
