@@ -21,6 +21,13 @@ pub struct Objective {
     pub contrast: Option<usize>,
 }
 
+impl Objective {
+    /// y for one row of logits.
+    pub fn score(&self, logits: &[f32]) -> f32 {
+        logits[self.class] - self.contrast.map_or(0.0, |c| logits[c])
+    }
+}
+
 /// Every layer's hidden states and gradients for one input (batch of one, squeezed).
 pub struct LayerGradients {
     pub logits: Vec<f32>,
@@ -87,6 +94,24 @@ pub fn layer_gradients(
         word_embeds: squeeze(&word_embeds)?,
         word_grads: grad_of(&word_probe, 0)?,
     })
+}
+
+/// dy/de for a batch of word-embedding inputs `(batch, seq, hidden)` (all positions real,
+/// no padding), and y for each: the engine of integrated gradients. One backward pass of
+/// sum_b y_b gives every row's gradient, since the rows do not interact.
+pub fn input_gradients(model: &Model, word_embeds: &Tensor, objective: Objective) -> Result<(Tensor, Vec<f32>)> {
+    let (batch, seq, _) = word_embeds.dims3()?;
+    let probe = Var::zeros(word_embeds.dims(), DType::F32, &Device::Cpu)?;
+    let mask = Tensor::ones((batch, seq), DType::F32, &Device::Cpu)?;
+    let forward = model.forward_embeds(&(word_embeds.detach() + probe.as_tensor())?, &mask, None)?;
+    let mut y = forward.logits.narrow(1, objective.class, 1)?.squeeze(1)?;
+    if let Some(other) = objective.contrast {
+        y = (y - forward.logits.narrow(1, other, 1)?.squeeze(1)?)?;
+    }
+    let scores = y.to_vec1::<f32>()?;
+    let grads = y.sum_all()?.backward()?;
+    let grad = grads.get(probe.as_tensor()).ok_or(Error::NoGradient { layer: 0 })?.clone();
+    Ok((grad, scores))
 }
 
 /// The index of the largest logit.

@@ -8,8 +8,11 @@
 //! 3. [`saliency`]: decode each layer through the LM head and turn gradients into token and
 //!    word saliency.
 //! 4. [`metrics`]: how coherent each layer is, and how faithful an explanation is.
+//! 5. [`explain`]: the whole pipeline behind one call, returning an `Explanation`.
 
+pub mod clock;
 pub mod error;
+pub mod explain;
 pub mod gradients;
 pub mod metrics;
 pub mod model;
@@ -17,3 +20,5 @@ pub mod options;
 pub mod saliency;
 
 pub use error::{Error, Result};
+pub use explain::{Explainer, Explanation};
+pub use options::Options;

@@ -1,3 +1,5 @@
 //! Step 4: measures of a layer (coherence) and of an explanation (faithfulness).
 
 pub mod coherence;
+pub mod evaluation;
+pub mod faithfulness;

@@ -76,3 +76,9 @@ impl TextEncoder {
         Ok(tokens)
     }
 }
+
+/// The ids with the flagged positions deleted and the rest re-packed: the perturbation
+/// of occlusion and of the ERASER metrics (no [MASK] substitution).
+pub fn without_positions(ids: &[u32], drop: impl Fn(usize) -> bool) -> Vec<u32> {
+    ids.iter().enumerate().filter(|(i, _)| !drop(*i)).map(|(_, &id)| id).collect()
+}

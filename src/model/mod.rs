@@ -154,3 +154,37 @@ fn load_separate_lm_head(files: &LmHeadFiles<'_>, classifier: &ModelConfig) -> R
         reason: "no masked-LM head in it (expected cls.predictions.* or vocab_transform/vocab_projector)".into(),
     })
 }
+
+/// Attention memory per forward batch, in f32 elements of the (batch, heads, seq, seq)
+/// maps: keeps perturbation batches of long texts from exhausting memory.
+const BATCH_ATTENTION_BUDGET: usize = 8 << 20;
+
+/// Anything that maps token-id sequences to class logits: the model, or a toy in tests.
+/// Perturbation methods (occlusion, ERASER metrics) only need this.
+pub trait SequenceClassifier {
+    /// Logits `(classes)` for each of several unpadded id sequences.
+    fn logits_batch(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>>;
+}
+
+impl SequenceClassifier for Model {
+    /// Runs the sequences in padded batches sized to bound attention memory.
+    fn logits_batch(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(sequences.len());
+        let longest = sequences.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let per_batch = (BATCH_ATTENTION_BUDGET / (self.config.num_heads * longest * longest)).max(1);
+        for chunk in sequences.chunks(per_batch) {
+            let seq = chunk.iter().map(Vec::len).max().unwrap_or(1).max(1);
+            let mut ids = Vec::with_capacity(chunk.len() * seq);
+            let mut mask = Vec::with_capacity(chunk.len() * seq);
+            for s in chunk {
+                ids.extend(s.iter().copied().chain(std::iter::repeat(self.config.pad_token_id).take(seq - s.len())));
+                mask.extend((0..seq).map(|i| if i < s.len() { 1f32 } else { 0f32 }));
+            }
+            let ids = Tensor::from_vec(ids, (chunk.len(), seq), &Device::Cpu)?;
+            let mask = Tensor::from_vec(mask, (chunk.len(), seq), &Device::Cpu)?;
+            let forward = self.forward_embeds(&self.word_embeddings(&ids)?, &mask, None)?;
+            out.extend(forward.logits.to_vec2::<f32>()?);
+        }
+        Ok(out)
+    }
+}

@@ -1,6 +1,9 @@
-//! Command-line arguments. Each flag's doc comment is its help text.
+//! Command-line arguments. Each flag's doc comment is its help text; `to_options` turns
+//! the raw values into the library's validated `Options` once.
 
 use clap::{Args, Parser, Subcommand};
+use layer_saliency::options::{Aggregation, ClassChoice, DecoderChoice, LayerChoice, Method, Options};
+use layer_saliency::Result;
 use std::path::PathBuf;
 
 /// Explain a BERT-family text classifier with decoded layer saliency.
@@ -13,6 +16,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Explain one text: which words drove the prediction, at every layer.
+    Explain(ExplainArgs),
+    /// Run methods over a file of texts and tabulate faithfulness (AOPC) and speed.
+    Eval(EvalArgs),
     /// Print logits, hidden states, per-layer gradients and decoded tokens for one text.
     Grads(GradsArgs),
 }
@@ -28,6 +35,114 @@ pub struct ModelArgs {
     /// layers (default: the classifier's own LM head, else its tied word embeddings).
     #[arg(long, value_name = "PATH")]
     pub lm_head: Option<PathBuf>,
+}
+
+/// The method's parameters (method.md), shared by `explain` and `eval`.
+#[derive(Args, Debug)]
+pub struct MethodArgs {
+    /// Feature aggregation g: gxa (signed), grad-norm (unsigned) or gradcam.
+    #[arg(long, default_value = "gxa", value_name = "NAME")]
+    pub agg: String,
+    /// How many top decoded ids per position can be credited.
+    #[arg(long, default_value_t = 10)]
+    pub tau: usize,
+    /// Coherence a layer must reach to be chosen automatically.
+    #[arg(long, default_value_t = 0.5)]
+    pub theta: f32,
+    /// The class to explain, by index or label (default: the predicted class).
+    #[arg(long, value_name = "N|LABEL")]
+    pub target: Option<String>,
+    /// Explain target versus this class (z_target - z_contrast), by index or label.
+    #[arg(long, value_name = "N|LABEL")]
+    pub contrast: Option<String>,
+    /// Decoder for the layers: `model` (its LM head, else tied embeddings) or `tied`.
+    #[arg(long, default_value = "model", value_name = "model|tied")]
+    pub decoder: String,
+    /// Integrated-gradients steps.
+    #[arg(long, default_value_t = 32)]
+    pub ig_steps: usize,
+    /// Seed of the random control.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl MethodArgs {
+    pub fn to_options(&self) -> Result<Options> {
+        let decoder = match self.decoder.as_str() {
+            "model" => DecoderChoice::Model,
+            "tied" => DecoderChoice::TiedEmbeddings,
+            other => {
+                return Err(layer_saliency::Error::Option {
+                    option: "--decoder".into(),
+                    reason: format!("`{other}` is neither `model` nor `tied`"),
+                })
+            }
+        };
+        Ok(Options {
+            aggregation: Aggregation::parse(&self.agg)?,
+            tau: self.tau,
+            theta: self.theta,
+            target: self.target.as_deref().map(ClassChoice::parse),
+            contrast: self.contrast.as_deref().map(ClassChoice::parse),
+            decoder,
+            ig_steps: self.ig_steps,
+            seed: self.seed,
+            ..Options::default()
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// dls, grad-norm, gxa, ig, layer-gxa, attention, rollout, occlusion or random.
+    #[arg(long, default_value = "dls")]
+    pub method: String,
+    /// The layer to show: `auto` (chosen by coherence) or a number (0 = embeddings).
+    #[arg(long, default_value = "auto", value_name = "auto|N")]
+    pub layer: String,
+    #[command(flatten)]
+    pub params: MethodArgs,
+    /// Skip the faithfulness metrics (saves a batch of forward passes).
+    #[arg(long)]
+    pub no_faithfulness: bool,
+    /// Print one JSON object instead of the coloured view.
+    #[arg(long)]
+    pub json: bool,
+    /// The text to explain.
+    pub text: String,
+}
+
+impl ExplainArgs {
+    pub fn to_options(&self) -> Result<Options> {
+        Ok(Options {
+            method: Method::parse(&self.method)?,
+            layer: LayerChoice::parse(&self.layer)?,
+            faithfulness: !self.no_faithfulness,
+            ..self.params.to_options()?
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A file of texts, one per line; in a .tsv file each line is `label<TAB>text`.
+    #[arg(long, value_name = "FILE")]
+    pub texts: PathBuf,
+    /// Comma-separated methods (default: all).
+    #[arg(long, value_name = "a,b,...")]
+    pub methods: Option<String>,
+    /// Use at most this many texts (the first ones).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub params: MethodArgs,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -5,13 +5,17 @@ mod args;
 mod model_dir;
 mod print;
 
-use args::{Cli, Command, GradsArgs};
+use args::{Cli, Command, EvalArgs, ExplainArgs, GradsArgs};
 use clap::Parser;
+use layer_saliency::explain::Explainer;
 use layer_saliency::gradients::{argmax, layer_gradients, Objective};
+use layer_saliency::metrics::evaluation::evaluate;
 use layer_saliency::model::Model;
+use layer_saliency::options::Method;
 use layer_saliency::saliency::decode::decode_layers;
 use layer_saliency::{Error, Result};
 use model_dir::ModelDir;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -32,6 +36,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Explain(args) => explain(args),
+        Command::Eval(args) => eval(args),
         Command::Grads(args) => grads(args),
     }
 }
@@ -39,6 +45,58 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn load(args: &args::ModelArgs) -> Result<Model> {
     let dir = ModelDir::read(&args.model, args.lm_head.as_deref())?;
     Model::load(&dir.files())
+}
+
+fn explainer(args: &args::ModelArgs) -> Result<Explainer> {
+    let name = args.model.file_name().map_or_else(|| args.model.display().to_string(), |n| n.to_string_lossy().into());
+    Ok(Explainer::new(load(args)?, &name, "f32"))
+}
+
+fn explain(args: ExplainArgs) -> Result<ExitCode> {
+    let options = args.to_options()?;
+    let explainer = explainer(&args.model)?;
+    let explanation = explainer.explain(&args.text, &options, true)?;
+    if args.json {
+        print::json(&explanation)?;
+    } else {
+        print::explanation(&explanation, print::use_colour());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(args: EvalArgs) -> Result<ExitCode> {
+    let base = args.params.to_options()?;
+    let methods = match &args.methods {
+        Some(list) => list.split(',').map(|m| Method::parse(m.trim())).collect::<Result<Vec<_>>>()?,
+        None => Method::ALL.to_vec(),
+    };
+    let content = std::fs::read_to_string(&args.texts)
+        .map_err(|e| Error::BadFile { file: args.texts.display().to_string(), reason: e.to_string() })?;
+    let tsv = args.texts.extension().is_some_and(|e| e == "tsv");
+    let mut texts: Vec<String> = content
+        .lines()
+        .map(|line| if tsv { line.split_once('\t').map_or(line, |(_, text)| text) } else { line })
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(limit) = args.limit {
+        texts.truncate(limit);
+    }
+    if texts.is_empty() {
+        return Err(Error::Input(format!("{} holds no texts", args.texts.display())));
+    }
+    let explainer = explainer(&args.model)?;
+    let table = evaluate(&explainer, &texts, &methods, &base, |done, total| {
+        eprint!("\r{done}/{total} texts");
+        let _ = std::io::stderr().flush();
+    })?;
+    eprintln!();
+    if args.json {
+        print::json(&table)?;
+    } else {
+        print::eval_table(&table);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn grads(args: GradsArgs) -> Result<ExitCode> {

@@ -1,0 +1,286 @@
+//! Step 5: the whole pipeline behind one call. `Explainer` owns a loaded model; `explain`
+//! runs model -> gradients -> saliency -> metrics for one text and options, and returns the
+//! serialisable `Explanation` that the CLI prints with `--json` and the page renders.
+
+use crate::clock::Timings;
+use crate::error::{Error, Result};
+use crate::gradients::{argmax, layer_gradients, softmax, LayerGradients, Objective};
+use crate::metrics::coherence::{choose_layer, coherence, Coherence};
+use crate::metrics::faithfulness::{faithfulness, Faithfulness};
+use crate::model::heads::{Decoder, DecoderKind};
+use crate::model::input::Token;
+use crate::model::{Model, ModelFiles};
+use crate::options::{Aggregation, DecoderChoice, LayerChoice, Method, Options};
+use crate::saliency::baselines::attention::{cls_attention, rollout};
+use crate::saliency::baselines::integrated::{integrated_gradients, IntegratedGradients};
+use crate::saliency::baselines::occlusion::occlusion;
+use crate::saliency::baselines::random::random_scores;
+use crate::saliency::baselines::zero_specials;
+use crate::saliency::decode::{decode_layers, DecodedLayer};
+use crate::saliency::position::position_saliency;
+use crate::saliency::project::{project, InputIds};
+use crate::saliency::words::{word_saliency, WordSaliency};
+use serde::Serialize;
+
+/// A loaded model ready to explain texts.
+pub struct Explainer {
+    model: Model,
+    name: String,
+    quant: String,
+    tied: Decoder,
+}
+
+/// Which model produced an explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    /// The decoder used for the layers of this explanation.
+    pub decoder: DecoderKind,
+    pub quant: String,
+    pub layers: usize,
+    pub hidden_size: usize,
+    pub vocab_size: usize,
+}
+
+/// One decoded token at one position, as shown to a reader.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShownToken {
+    pub id: u32,
+    pub token: String,
+    pub prob: f32,
+}
+
+/// Everything about one layer: how coherent it is and what it says.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerView {
+    pub layer: usize,
+    pub coherence: f32,
+    pub self_recovery: f32,
+    /// Decoded layer saliency at this layer, one number per token (0 for specials).
+    pub saliency: Vec<f32>,
+    /// Share of |position saliency| that decoded to no input token.
+    pub unassigned: f32,
+    /// For each position, its best decoded tokens.
+    pub decoded: Vec<Vec<ShownToken>>,
+}
+
+/// The result of one explanation: one schema for the CLI, the wasm API and the page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub model: ModelInfo,
+    pub text: String,
+    pub labels: Vec<String>,
+    pub logits: Vec<f32>,
+    pub probs: Vec<f32>,
+    pub predicted: usize,
+    pub target: usize,
+    pub contrast: Option<usize>,
+    /// The explained score y: z_target, or z_target - z_contrast.
+    pub score: f32,
+    pub tokens: Vec<Token>,
+    pub method: Method,
+    pub aggregation: Aggregation,
+    pub tau: usize,
+    pub theta: f32,
+    /// The layer whose saliency is shown: chosen by coherence (auto) or by the user.
+    /// Methods that have no layer (embedding gradients, attention, occlusion, random)
+    /// still report the layer the decoded views would show.
+    pub layer: usize,
+    pub layer_auto: bool,
+    /// The explanation: one number per token (0 for special tokens).
+    pub saliency: Vec<f32>,
+    /// Every layer, 0 (embedding output) to L; empty when the layer view was not asked for.
+    pub layers: Vec<LayerView>,
+    pub words: Vec<WordSaliency>,
+    pub faithfulness: Option<Faithfulness>,
+    /// Integrated gradients' completeness check, when the method is `ig`.
+    pub integrated_gradients: Option<IntegratedGradients>,
+    #[serde(serialize_with = "timings_as_object")]
+    pub timing_ms: Timings,
+    /// Plain words on what was computed, for anyone reading the numbers.
+    pub notes: Vec<String>,
+}
+
+fn timings_as_object<S: serde::Serializer>(t: &Timings, s: S) -> std::result::Result<S::Ok, S::Error> {
+    t.to_json().serialize(s)
+}
+
+impl Explainer {
+    pub fn from_files(files: &ModelFiles<'_>, name: &str) -> Result<Self> {
+        Ok(Self::new(Model::load(files)?, name, "f32"))
+    }
+
+    pub fn new(model: Model, name: &str, quant: &str) -> Self {
+        let tied = Decoder::TiedEmbeddings { embeddings: model.encoder.embeddings.word.clone() };
+        Self { model, name: name.to_string(), quant: quant.to_string(), tied }
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    fn decoder(&self, choice: DecoderChoice) -> &Decoder {
+        match choice {
+            DecoderChoice::Model => &self.model.decoder,
+            DecoderChoice::TiedEmbeddings => &self.tied,
+        }
+    }
+
+    /// Explains `text` with `options`. `layers_view` asks for the per-layer decoded view
+    /// even when the method does not need it (the page always shows it).
+    pub fn explain(&self, text: &str, options: &Options, layers_view: bool) -> Result<Explanation> {
+        let model = &self.model;
+        options.validate(model.num_layers())?;
+        let mut timing = Timings::default();
+        let tokens = timing.time("tokenize", || model.text.encode(text))?;
+        if tokens.iter().all(|t| t.special) {
+            return Err(Error::Input("the text is empty: there is nothing to explain".into()));
+        }
+        let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+        let special: Vec<bool> = tokens.iter().map(|t| t.special).collect();
+        let target = options.target.as_ref().map(|c| c.resolve(&model.labels, "target")).transpose()?;
+        let contrast = options.contrast.as_ref().map(|c| c.resolve(&model.labels, "contrast")).transpose()?;
+        let lg = timing.time("forward_backward", || {
+            layer_gradients(model, &ids, |logits| {
+                let class = target.unwrap_or_else(|| argmax(logits));
+                if contrast == Some(class) {
+                    return Err(Error::Option {
+                        option: "contrast".into(),
+                        reason: format!("the contrast class is the explained class ({})", model.labels[class]),
+                    });
+                }
+                Ok(Objective { class, contrast })
+            })
+        })?;
+        let input = InputIds { ids: &ids, special: &special };
+
+        // Decoded layer saliency at every layer (needed by dls, and by the page's views).
+        // layer-gxa at the automatic layer uses the layer DLS would choose.
+        let needs_layers = layers_view
+            || options.method == Method::Dls
+            || (options.method == Method::LayerGxa && options.layer == LayerChoice::Auto);
+        let layers = if needs_layers { self.layer_views(&lg, &input, options, &mut timing)? } else { Vec::new() };
+        let coherences: Vec<f32> = layers.iter().map(|l| l.coherence).collect();
+        let (layer, layer_auto) = match options.layer {
+            LayerChoice::Fixed(l) => (l, false),
+            LayerChoice::Auto if coherences.is_empty() => (model.num_layers(), true),
+            LayerChoice::Auto => (choose_layer(&coherences, options.theta), true),
+        };
+
+        let mut ig = None;
+        let saliency = timing.time("method", || -> Result<Vec<f32>> {
+            let scores = match options.method {
+                Method::Dls => layers[layer].saliency.clone(),
+                Method::GradNorm => position_saliency(Aggregation::GradNorm, &lg.word_embeds, &lg.word_grads)?,
+                Method::Gxa => position_saliency(Aggregation::Gxa, &lg.word_embeds, &lg.word_grads)?,
+                Method::LayerGxa => position_saliency(Aggregation::Gxa, &lg.hidden[layer], &lg.grads[layer])?,
+                Method::IntegratedGradients => {
+                    let result =
+                        integrated_gradients(model, &lg.word_embeds, &special, lg.objective, options.ig_steps)?;
+                    let scores = result.scores.clone();
+                    ig = Some(result);
+                    scores
+                }
+                Method::Attention => cls_attention(&lg.attentions)?,
+                Method::Rollout => rollout(&lg.attentions)?,
+                Method::Occlusion => occlusion(model, &ids, &special, lg.objective, lg.score)?,
+                Method::Random => random_scores(ids.len(), &special, options.seed),
+            };
+            Ok(zero_specials(scores, &special))
+        })?;
+
+        let words = word_saliency(text, &tokens, &saliency);
+        let faith = if options.faithfulness {
+            Some(timing.time("faithfulness", || faithfulness(model, &ids, &special, &saliency, lg.objective.class))?)
+        } else {
+            None
+        };
+
+        let mut notes = vec![
+            "Decoded layer saliency, after Hou & Castanon (ICML 2023); the formulas are this tool's reconstruction (see METHOD.md).".to_string(),
+        ];
+        if let Some(f) = &faith {
+            notes.push(format!("Faithfulness perturbation: {}.", f.perturbation));
+        }
+        if self.decoder(options.decoder).kind() == DecoderKind::TiedEmbeddings {
+            notes.push("Layers are decoded with the tied word-embedding matrix (no LM head): a logit lens.".into());
+        }
+        Ok(Explanation {
+            model: ModelInfo {
+                name: self.name.clone(),
+                decoder: self.decoder(options.decoder).kind(),
+                quant: self.quant.clone(),
+                layers: model.num_layers(),
+                hidden_size: model.config.hidden_size,
+                vocab_size: model.config.vocab_size,
+            },
+            text: text.to_string(),
+            labels: model.labels.clone(),
+            probs: softmax(&lg.logits),
+            predicted: argmax(&lg.logits),
+            logits: lg.logits.clone(),
+            target: lg.objective.class,
+            contrast: lg.objective.contrast,
+            score: lg.score,
+            tokens,
+            method: options.method,
+            aggregation: options.aggregation,
+            tau: options.tau,
+            theta: options.theta,
+            layer,
+            layer_auto,
+            saliency,
+            layers,
+            words,
+            faithfulness: faith,
+            integrated_gradients: ig,
+            timing_ms: timing,
+            notes,
+        })
+    }
+
+    /// Decodes every layer, scores positions, projects onto tokens, measures coherence.
+    fn layer_views(
+        &self,
+        lg: &LayerGradients,
+        input: &InputIds<'_>,
+        options: &Options,
+        timing: &mut Timings,
+    ) -> Result<Vec<LayerView>> {
+        let keep = options.tau.max(options.decoded_top);
+        let decoded: Vec<DecodedLayer> =
+            timing.time("decode", || decode_layers(self.decoder(options.decoder), &lg.hidden, keep))?;
+        timing.time("saliency", || {
+            decoded
+                .iter()
+                .enumerate()
+                .map(|(l, layer)| {
+                    let s = position_saliency(options.aggregation, &lg.hidden[l], &lg.grads[l])?;
+                    let projected = project(layer, input, &s, options.tau);
+                    let Coherence { coherence, self_recovery } = coherence(layer, input, options.tau);
+                    Ok(LayerView {
+                        layer: l,
+                        coherence,
+                        self_recovery,
+                        saliency: projected.token_saliency,
+                        unassigned: projected.unassigned,
+                        decoded: layer
+                            .positions
+                            .iter()
+                            .map(|top| {
+                                top.iter()
+                                    .take(options.decoded_top)
+                                    .map(|d| ShownToken {
+                                        id: d.id,
+                                        token: self.model.text.id_to_token(d.id),
+                                        prob: d.prob,
+                                    })
+                                    .collect()
+                            })
+                            .collect(),
+                    })
+                })
+                .collect()
+        })
+    }
+}
