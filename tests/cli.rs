@@ -88,3 +88,110 @@ fn errors_exit_with_status_2_and_a_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--target") && err.contains("class 7"), "{err}");
 }
+
+#[test]
+fn explain_json_has_the_documented_schema() {
+    let case = golden_dir("bert_prefixed");
+    let out = saliency(&[
+        "explain",
+        "--model",
+        case.join("classifier").to_str().unwrap(),
+        "--lm-head",
+        case.join("lm_head").to_str().unwrap(),
+        "--target",
+        "positive",
+        "--json",
+        "I love the plot; I hate the plot.",
+    ]);
+    let json = stdout_json(&out);
+    for key in [
+        "model",
+        "labels",
+        "probs",
+        "predicted",
+        "target",
+        "tokens",
+        "method",
+        "layer",
+        "saliency",
+        "layers",
+        "words",
+        "faithfulness",
+        "timing_ms",
+    ] {
+        assert!(json.get(key).is_some(), "missing `{key}`");
+    }
+    assert_eq!(json["model"]["decoder"], "bert_mlm");
+    assert_eq!(json["method"], "dls");
+    assert_eq!(json["target"], 2);
+    let n = json["tokens"].as_array().unwrap().len();
+    assert_eq!(json["saliency"].as_array().unwrap().len(), n);
+    let layers = json["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3);
+    for l in layers {
+        for key in ["layer", "coherence", "self_recovery", "saliency", "decoded"] {
+            assert!(l.get(key).is_some(), "layer view missing `{key}`");
+        }
+        assert_eq!(l["decoded"].as_array().unwrap().len(), n);
+        assert_eq!(l["decoded"][1].as_array().unwrap().len(), 5);
+    }
+    let f = &json["faithfulness"];
+    assert_eq!(f["comprehensiveness"].as_array().unwrap().len(), 5);
+    assert!(f["perturbation"].as_str().unwrap().contains("deletion"));
+    assert!(json["timing_ms"]["total"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["words"][0]["text"], "I");
+}
+
+#[test]
+fn explain_without_json_prints_a_readable_view() {
+    let cls = golden_dir("distilbert").join("classifier");
+    let out = saliency(&["explain", "--model", cls.to_str().unwrap(), "--method", "occlusion", "great fun , really"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("prediction") && text.contains("occlusion") && text.contains("AOPC"), "{text}");
+    assert!(!text.contains("\x1b["), "no colour codes when stdout is not a terminal");
+}
+
+#[test]
+fn eval_tabulates_every_method_and_every_dls_layer() {
+    let cls = golden_dir("bert_prefixed").join("classifier");
+    let texts = std::env::temp_dir().join(format!("layer-saliency-eval-{}.txt", std::process::id()));
+    std::fs::write(&texts, "this movie was not good\ni love the plot\n\ngreat fun , really\n").unwrap();
+    let out = saliency(&[
+        "eval",
+        "--model",
+        cls.to_str().unwrap(),
+        "--texts",
+        texts.to_str().unwrap(),
+        "--methods",
+        "dls,gxa,random",
+        "--json",
+    ]);
+    let json = stdout_json(&out);
+    let rows = json["rows"].as_array().unwrap();
+    // dls auto + dls at layers 0..=2, gxa, random
+    assert_eq!(rows.len(), 6);
+    assert_eq!((rows[0]["method"].as_str(), rows[0]["layer"].as_str()), (Some("dls"), Some("auto")));
+    assert_eq!(rows[3]["layer"], 2);
+    assert_eq!(rows[5]["method"], "random");
+    for r in rows {
+        for key in ["aopc_comprehensiveness", "aopc_sufficiency", "median_ms"] {
+            assert!(r[key].as_f64().unwrap().is_finite(), "{r}");
+        }
+        assert_eq!(r["texts"], 3);
+    }
+}
+
+#[test]
+fn bad_options_are_refused_with_the_choices() {
+    let cls = golden_dir("bert_prefixed").join("classifier");
+    let out = saliency(&["explain", "--model", cls.to_str().unwrap(), "--method", "lime", "hi"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dls, grad-norm"));
+    let out = saliency(&["explain", "--model", cls.to_str().unwrap(), "--layer", "9", "hi"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("layer 9 does not exist"));
+    let out = saliency(&["explain", "--model", cls.to_str().unwrap(), ""]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+}
