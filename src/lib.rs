@@ -9,6 +9,7 @@
 //!    word saliency.
 //! 4. [`metrics`]: how coherent each layer is, and how faithful an explanation is.
 //! 5. [`explain`]: the whole pipeline behind one call, returning an `Explanation`.
+//! 6. `wasm_api` (wasm32 only): the browser's shell over `Explainer`.
 
 pub mod clock;
 pub mod error;
@@ -18,7 +19,10 @@ pub mod metrics;
 pub mod model;
 pub mod options;
 pub mod saliency;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm_api;
 
 pub use error::{Error, Result};
 pub use explain::{Explainer, Explanation};
+pub use model::Model;
 pub use options::Options;

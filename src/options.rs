@@ -281,3 +281,96 @@ mod tests {
         assert!(Options { layer: LayerChoice::Fixed(6), ..ok }.validate(6).is_ok());
     }
 }
+
+/// Options as they arrive from outside (CLI flags, the page's JSON): every field optional
+/// and loosely typed. [`OptionsRequest::to_options`] is the one place they are parsed, so
+/// the CLI and the browser accept exactly the same values with the same messages.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptionsRequest {
+    pub method: Option<String>,
+    /// "auto" or a layer number (as a number or a string).
+    pub layer: Option<serde_json::Value>,
+    /// A class index (number or string) or a label.
+    pub target: Option<serde_json::Value>,
+    pub contrast: Option<serde_json::Value>,
+    pub agg: Option<String>,
+    pub tau: Option<usize>,
+    pub theta: Option<f32>,
+    /// "model" or "tied".
+    pub decoder: Option<String>,
+    pub ig_steps: Option<usize>,
+    pub seed: Option<u64>,
+    pub faithfulness: Option<bool>,
+}
+
+fn value_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl OptionsRequest {
+    pub fn to_options(&self) -> Result<Options> {
+        let defaults = Options::default();
+        let class = |v: &Option<serde_json::Value>| -> Option<ClassChoice> {
+            v.as_ref()
+                .filter(|v| !v.is_null())
+                .map(value_text)
+                .filter(|s| !s.is_empty())
+                .map(|s| ClassChoice::parse(&s))
+        };
+        let decoder = match self.decoder.as_deref() {
+            None | Some("model") => DecoderChoice::Model,
+            Some("tied") => DecoderChoice::TiedEmbeddings,
+            Some(other) => {
+                return Err(Error::Option {
+                    option: "decoder".into(),
+                    reason: format!("`{other}` is neither `model` nor `tied`"),
+                })
+            }
+        };
+        Ok(Options {
+            method: self.method.as_deref().map(Method::parse).transpose()?.unwrap_or(defaults.method),
+            aggregation: self.agg.as_deref().map(Aggregation::parse).transpose()?.unwrap_or(defaults.aggregation),
+            layer: self.layer.as_ref().map(|v| LayerChoice::parse(&value_text(v))).transpose()?.unwrap_or_default(),
+            target: class(&self.target),
+            contrast: class(&self.contrast),
+            tau: self.tau.unwrap_or(defaults.tau),
+            theta: self.theta.unwrap_or(defaults.theta),
+            decoder,
+            ig_steps: self.ig_steps.unwrap_or(defaults.ig_steps),
+            seed: self.seed.unwrap_or(defaults.seed),
+            faithfulness: self.faithfulness.unwrap_or(defaults.faithfulness),
+            ..defaults
+        })
+    }
+
+    /// Parses the page's JSON options.
+    pub fn from_json(json: &str) -> Result<Self> {
+        serde_json::from_str(json).map_err(|e| Error::Option { option: "options".into(), reason: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod request_tests {
+    use super::*;
+
+    #[test]
+    fn a_json_request_becomes_options() {
+        let r =
+            OptionsRequest::from_json(r#"{"method":"ig","layer":3,"target":"positive","contrast":0,"tau":5}"#).unwrap();
+        let o = r.to_options().unwrap();
+        assert_eq!(o.method, Method::IntegratedGradients);
+        assert_eq!(o.layer, LayerChoice::Fixed(3));
+        assert_eq!(o.target, Some(ClassChoice::Label("positive".into())));
+        assert_eq!(o.contrast, Some(ClassChoice::Index(0)));
+        assert_eq!(o.tau, 5);
+        assert_eq!(o.theta, 0.5);
+        let empty = OptionsRequest::from_json("{}").unwrap().to_options().unwrap();
+        assert_eq!(empty.method, Method::Dls);
+        assert!(OptionsRequest::from_json(r#"{"methd":"dls"}"#).unwrap_err().to_string().contains("methd"));
+        assert!(OptionsRequest::from_json(r#"{"layer":"top"}"#).unwrap().to_options().is_err());
+    }
+}

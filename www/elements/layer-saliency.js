@@ -1,0 +1,410 @@
+// <layer-saliency>: the whole explainer as one element, for the demo page and for
+// embedding. It owns a model worker, the text box and the controls, and composes the
+// view elements (heatmap, layers, metrics). Attributes are the source of truth for the
+// state; the finished explanation is the `result` property and a `layer-saliency-result`
+// event whose detail is the Explanation JSON (the schema of `saliency explain --json`).
+import { ModelClient } from '../lib/worker-client.js';
+import { LayerSaliencyHeatmapElement } from './layer-saliency-heatmap.js';
+import { LayerSaliencyLayersElement } from './layer-saliency-layers.js';
+import { LayerSaliencyMetricsElement } from './layer-saliency-metrics.js';
+
+const METHODS = [
+  ['dls', 'Decoded layer saliency'],
+  ['grad-norm', 'Gradient norm (embeddings)'],
+  ['gxa', 'Gradient × input (embeddings)'],
+  ['ig', 'Integrated gradients'],
+  ['layer-gxa', 'Layer gradient × activation (no decoding)'],
+  ['attention', 'Last-layer [CLS] attention'],
+  ['rollout', 'Attention rollout'],
+  ['occlusion', 'Occlusion (leave one out)'],
+  ['random', 'Random (control)'],
+];
+const AGGREGATIONS = [['gxa', 'gradient × activation'], ['grad-norm', 'gradient norm'], ['gradcam', 'Grad-CAM']];
+
+export class LayerSaliencyResultEvent extends CustomEvent {
+  constructor(explanation) {
+    super('layer-saliency-result', { bubbles: true, composed: true, detail: explanation });
+    this.explanation = explanation;
+  }
+}
+
+export class LayerSaliencyErrorEvent extends Event {
+  constructor(message) {
+    super('layer-saliency-error', { bubbles: true, composed: true });
+    this.message = message;
+  }
+}
+
+/** Fired whenever the user changes the text, model or an option (for URL and storage). */
+export class LayerSaliencyStateEvent extends Event {
+  constructor(state) {
+    super('layer-saliency-state', { bubbles: true, composed: true });
+    this.state = state;
+  }
+}
+
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'text') node.textContent = value;
+    else if (key === 'part' || key.startsWith('aria-') || key === 'role' || key === 'for') node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  node.append(...children);
+  return node;
+}
+
+function options(select, pairs, selected) {
+  select.replaceChildren(...pairs.map(([value, label]) => el('option', { value, text: label, selected: value === selected })));
+}
+
+const STYLE = `
+:host { display: block; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2330; }
+* { box-sizing: border-box; }
+.row { display: flex; flex-wrap: wrap; gap: .5rem .75rem; align-items: end; margin: .5rem 0; }
+label { display: flex; flex-direction: column; font-size: .8rem; color: #4a5468; gap: .15rem; }
+select, input, textarea, button { font: inherit; color: inherit; }
+select, input[type=url] { padding: .3rem .4rem; border: 1px solid #b8c0cc; border-radius: 6px; background: #fff; max-width: 100%; }
+textarea { width: 100%; min-height: 6.5rem; padding: .6rem .7rem; border: 1px solid #b8c0cc; border-radius: 8px; resize: vertical; }
+button { padding: .4rem .9rem; border-radius: 6px; border: 1px solid #2b4a7e; background: #2b4a7e; color: #fff; cursor: pointer; }
+button.secondary { background: #fff; color: #2b4a7e; }
+button:disabled { opacity: .55; cursor: progress; }
+:focus-visible { outline: 3px solid #e66101; outline-offset: 2px; }
+[part=status] { min-height: 1.6rem; font-size: .9rem; color: #4a5468; display: flex; gap: .6rem; align-items: center; }
+[part=status][data-state=error] { color: #8a1c1c; }
+progress { width: 10rem; }
+progress[hidden] { display: none; }
+section { margin-top: 1rem; }
+h3 { font-size: .95rem; margin: 1.2rem 0 .4rem; color: #2c3445; }
+.hint { font-size: .8rem; color: #5b6578; }
+:host([controls=compact]) [part~=advanced] { display: none; }
+`;
+
+export class LayerSaliencyElement extends HTMLElement {
+  static define(tag = 'layer-saliency', registry = customElements) {
+    LayerSaliencyHeatmapElement.define(undefined, registry);
+    LayerSaliencyLayersElement.define(undefined, registry);
+    LayerSaliencyMetricsElement.define(undefined, registry);
+    if (!registry.get(tag)) registry.define(tag, this);
+  }
+
+  static observedAttributes = ['agg', 'contrast', 'granularity', 'layer', 'method', 'model', 'models-url', 'target', 'text'];
+
+  #client = null;
+  #models = [];
+  #loaded = null; // name of the loaded model
+  #info = null;
+  #result = null;
+  #busy = false;
+  #queued = false;
+  #ui = {};
+
+  constructor() {
+    super();
+    this.attachShadow({ mode: 'open' });
+  }
+
+  // --- attributes (the state) ---
+  get text() { return this.getAttribute('text') ?? ''; }
+  set text(v) { this.setAttribute('text', String(v ?? '')); }
+  get model() { return this.getAttribute('model') ?? ''; }
+  set model(v) { this.setAttribute('model', String(v ?? '')); }
+  get method() {
+    const m = this.getAttribute('method');
+    return METHODS.some(([name]) => name === m) ? m : 'dls';
+  }
+  set method(v) { this.setAttribute('method', String(v)); }
+  get layer() {
+    const v = this.getAttribute('layer');
+    return v !== null && /^\d+$/.test(v) ? v : 'auto';
+  }
+  set layer(v) { this.setAttribute('layer', String(v)); }
+  get target() { return this.getAttribute('target') ?? ''; }
+  set target(v) { this.setAttribute('target', String(v ?? '')); }
+  get contrast() { return this.getAttribute('contrast') ?? ''; }
+  set contrast(v) { this.setAttribute('contrast', String(v ?? '')); }
+  get agg() {
+    const a = this.getAttribute('agg');
+    return AGGREGATIONS.some(([name]) => name === a) ? a : 'gxa';
+  }
+  set agg(v) { this.setAttribute('agg', String(v)); }
+  get granularity() { return this.getAttribute('granularity') === 'token' ? 'token' : 'word'; }
+  set granularity(v) { this.setAttribute('granularity', v === 'token' ? 'token' : 'word'); }
+  get modelsUrl() {
+    return this.getAttribute('models-url') || new URL('../models/index.json', import.meta.url).href;
+  }
+
+  /** The last explanation (the Explanation JSON object), or null. */
+  get result() { return this.#result; }
+
+  /** The current state, as written to a share link. */
+  get state() {
+    return { text: this.text, model: this.#loaded || this.model, method: this.method, layer: this.layer, target: this.target, contrast: this.contrast, agg: this.agg, granularity: this.granularity };
+  }
+
+  connectedCallback() {
+    if (!this.#ui.root) this.#build();
+    this.#client ??= new ModelClient(new URL('../worker.js', import.meta.url));
+    this.#syncControls();
+    this.#start();
+  }
+
+  disconnectedCallback() {
+    this.#client?.terminate();
+    this.#client = null;
+  }
+
+  attributeChangedCallback(name, oldValue, newValue) {
+    if (!this.#ui.root || oldValue === newValue) return;
+    this.#syncControls();
+    if (name === 'model') this.#loadSelected();
+    else if (name === 'granularity') this.#render();
+    else if (name !== 'text' && name !== 'models-url') this.explain();
+  }
+
+  #build() {
+    const ui = this.#ui;
+    const style = el('style', { text: STYLE });
+    ui.modelSelect = el('select', { 'aria-label': 'Model' });
+    ui.files = el('input', { type: 'file', multiple: true, hidden: true, accept: '.json,.safetensors' });
+    ui.openFiles = el('button', { className: 'secondary', type: 'button', text: 'Open model files…' });
+    ui.modelDescription = el('p', { className: 'hint', part: 'model-description' });
+    const modelRow = el('div', { className: 'row', part: 'model-bar advanced' }, [
+      el('label', {}, ['Model', ui.modelSelect]),
+      ui.openFiles,
+      ui.files,
+    ]);
+    ui.textarea = el('textarea', { 'aria-label': 'Text to explain', part: 'textarea', spellcheck: false });
+    ui.explain = el('button', { type: 'button', text: 'Explain', part: 'explain-button' });
+    ui.method = el('select');
+    ui.agg = el('select');
+    ui.layer = el('select');
+    ui.target = el('select');
+    ui.contrast = el('select');
+    ui.granularity = el('select');
+    options(ui.method, METHODS, this.method);
+    options(ui.agg, AGGREGATIONS, this.agg);
+    options(ui.granularity, [['word', 'words'], ['token', 'sub-word tokens']], this.granularity);
+    const controls = el('div', { className: 'row', part: 'controls' }, [
+      el('label', {}, ['Method', ui.method]),
+      el('label', { part: 'advanced' }, ['Aggregation', ui.agg]),
+      el('label', {}, ['Layer', ui.layer]),
+      el('label', {}, ['Explain class', ui.target]),
+      el('label', { part: 'advanced' }, ['…rather than', ui.contrast]),
+      el('label', {}, ['Show', ui.granularity]),
+      ui.explain,
+    ]);
+    ui.progress = el('progress', { hidden: true, max: 1, value: 0 });
+    ui.statusText = el('span', { text: 'Starting…' });
+    ui.status = el('div', { part: 'status', role: 'status', 'aria-live': 'polite' }, [ui.progress, ui.statusText]);
+    ui.heatmap = el('layer-saliency-heatmap', { part: 'heatmap' });
+    ui.layers = el('layer-saliency-layers', { part: 'layers' });
+    ui.metrics = el('layer-saliency-metrics', { part: 'metrics' });
+    ui.root = el('div', { part: 'root' }, [
+      modelRow,
+      ui.modelDescription,
+      ui.textarea,
+      controls,
+      ui.status,
+      el('section', { part: 'result' }, [ui.heatmap]),
+      el('section', {}, [el('h3', { text: 'Layer by layer' }), ui.layers]),
+      el('section', {}, [ui.metrics]),
+    ]);
+    this.shadowRoot.replaceChildren(style, ui.root);
+
+    ui.textarea.value = this.text;
+    ui.textarea.addEventListener('input', () => {
+      this.setAttribute('text', ui.textarea.value);
+      this.#emitState();
+    });
+    ui.textarea.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        this.explain();
+      }
+    });
+    ui.explain.addEventListener('click', () => this.explain());
+    const bind = (select, attr) => select.addEventListener('change', () => {
+      this.setAttribute(attr, select.value);
+      this.#emitState();
+    });
+    bind(ui.method, 'method');
+    bind(ui.agg, 'agg');
+    bind(ui.layer, 'layer');
+    bind(ui.target, 'target');
+    bind(ui.contrast, 'contrast');
+    bind(ui.granularity, 'granularity');
+    bind(ui.modelSelect, 'model');
+    ui.openFiles.addEventListener('click', () => ui.files.click());
+    ui.files.addEventListener('change', () => this.#loadFromDisk([...ui.files.files]));
+    ui.layers.addEventListener('layer-saliency-select', (e) => {
+      this.setAttribute('layer', String(e.layer));
+      this.#emitState();
+    });
+  }
+
+  #emitState() {
+    this.dispatchEvent(new LayerSaliencyStateEvent(this.state));
+  }
+
+  #syncControls() {
+    const ui = this.#ui;
+    if (ui.textarea.value !== this.text) ui.textarea.value = this.text;
+    ui.method.value = this.method;
+    ui.agg.value = this.agg;
+    ui.granularity.value = this.granularity;
+    const layers = this.#info?.layers ?? 0;
+    options(ui.layer, [['auto', 'auto (by coherence)'], ...Array.from({ length: layers + 1 }, (_, l) => [String(l), l === 0 ? '0 (embeddings)' : String(l)])], this.layer);
+    const labels = this.#info?.labels ?? [];
+    const classes = labels.map((label, i) => [String(i), label]);
+    options(ui.target, [['', 'predicted class'], ...classes], this.#classValue(this.target, labels));
+    options(ui.contrast, [['', '(no contrast)'], ...classes], this.#classValue(this.contrast, labels));
+    if (this.#models.length) {
+      options(ui.modelSelect, this.#models.map((m) => [m.name, m.title || m.name]), this.#loaded || this.model);
+    }
+  }
+
+  /** Class attributes may hold an index or a label; the selects hold indices. */
+  #classValue(value, labels) {
+    if (value === '' || /^\d+$/.test(value)) return value;
+    const i = labels.findIndex((l) => l.toLowerCase() === value.toLowerCase());
+    return i >= 0 ? String(i) : '';
+  }
+
+  #status(message, state = 'ok', progress = null) {
+    const ui = this.#ui;
+    ui.statusText.textContent = message;
+    ui.status.dataset.state = state;
+    ui.status.setAttribute('role', state === 'error' ? 'alert' : 'status');
+    if (progress && progress.total) {
+      ui.progress.hidden = false;
+      ui.progress.max = progress.total;
+      ui.progress.value = progress.loaded;
+    } else {
+      ui.progress.hidden = true;
+    }
+  }
+
+  #fail(err) {
+    const message = err?.message || String(err);
+    this.#status(message, 'error');
+    this.dispatchEvent(new LayerSaliencyErrorEvent(message));
+  }
+
+  async #start() {
+    try {
+      const response = await fetch(this.modelsUrl);
+      if (!response.ok) throw new Error(`cannot read the model list (${response.status})`);
+      const index = await response.json();
+      const base = new URL(this.modelsUrl, location.href);
+      this.#models = (index.models || []).map((m) => ({ ...m, base }));
+      this.#syncControls();
+      await this.#loadSelected();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  async #loadSelected() {
+    const wanted = this.model || this.#models[0]?.name;
+    const entry = this.#models.find((m) => m.name === wanted);
+    if (!entry) {
+      if (this.#models.length) this.#fail(new Error(`there is no bundled model called “${wanted}”`));
+      return;
+    }
+    if (this.#loaded === entry.name) return;
+    const files = Object.entries(entry.files).map(([role, path]) => ({ role, url: new URL(path, entry.base).href }));
+    await this.#load({ name: entry.name, quant: entry.quant, files }, entry);
+  }
+
+  async #loadFromDisk(fileList) {
+    const roles = { 'config.json': 'config.json', 'tokenizer.json': 'tokenizer.json', 'model.safetensors': 'model.safetensors', 'classifier.safetensors': 'classifier.safetensors' };
+    const files = [];
+    for (const file of fileList) {
+      const role = roles[file.name];
+      if (!role) {
+        this.#fail(new Error(`${file.name}: expected config.json, tokenizer.json, model.safetensors or classifier.safetensors`));
+        return;
+      }
+      files.push({ role, name: file.name, bytes: await file.arrayBuffer() });
+    }
+    await this.#load({ name: 'your model', quant: 'f32', files }, null);
+  }
+
+  async #load(model, entry) {
+    this.#busy = true;
+    this.#ui.explain.disabled = true;
+    try {
+      const info = await this.#client.load(model, (p) => this.#status(this.#progressText(p), 'busy', p));
+      this.#info = info;
+      this.#loaded = model.name;
+      this.#ui.modelDescription.textContent = entry?.description || `${model.name}: ${info.layers} layers, ${info.labels.length} classes`;
+      this.#syncControls();
+      this.#status(`Model ready: ${model.name}.`);
+    } catch (err) {
+      this.#fail(new Error(`${model.name} did not load: ${err.message}${this.#info ? ' (the previous model is still in use)' : ''}`));
+      return;
+    } finally {
+      this.#busy = false;
+      this.#ui.explain.disabled = false;
+    }
+    if (this.text.trim()) await this.explain();
+  }
+
+  #progressText(p) {
+    if (p.stage === 'download' && p.total) {
+      return `Downloading ${p.message}: ${(p.loaded / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`;
+    }
+    return p.message ? `${p.message[0].toUpperCase()}${p.message.slice(1)}…` : 'Working…';
+  }
+
+  /** Explains the current text with the current options; resolves with the explanation. */
+  async explain() {
+    if (!this.#info) return null;
+    if (this.#busy) {
+      this.#queued = true;
+      return null;
+    }
+    const text = this.text;
+    if (!text.trim()) {
+      this.#fail(new Error('Type or paste some text to explain.'));
+      return null;
+    }
+    this.#busy = true;
+    this.#ui.explain.disabled = true;
+    this.#status('Explaining…', 'busy');
+    const request = { method: this.method, layer: this.layer, agg: this.agg };
+    if (this.target !== '') request.target = this.target;
+    if (this.contrast !== '') request.contrast = this.contrast;
+    try {
+      const explanation = await this.#client.explain(text, request);
+      this.#result = explanation;
+      this.#render();
+      const t = explanation.timing_ms?.total;
+      this.#status(`Explained ${explanation.tokens.length} tokens${t ? ` in ${Math.round(t)} ms` : ''}.`);
+      this.dispatchEvent(new LayerSaliencyResultEvent(explanation));
+      return explanation;
+    } catch (err) {
+      this.#fail(err);
+      return null;
+    } finally {
+      this.#busy = false;
+      this.#ui.explain.disabled = false;
+      if (this.#queued) {
+        this.#queued = false;
+        queueMicrotask(() => this.explain());
+      }
+    }
+  }
+
+  #render() {
+    const e = this.#result;
+    if (!e) return;
+    const ui = this.#ui;
+    ui.heatmap.explanation = e;
+    ui.heatmap.setAttribute('granularity', this.granularity);
+    ui.layers.explanation = e;
+    ui.layers.setAttribute('selected', String(e.layer));
+    ui.metrics.explanation = e;
+  }
+}

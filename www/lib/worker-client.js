@@ -1,0 +1,92 @@
+// A promise-based client of worker.js. It matches replies to requests by id, forwards
+// progress, and recovers from a fatal error by starting a fresh worker and reloading the
+// last model that loaded, so one bad input never leaves the page without a model.
+import { LOAD, EXPLAIN, PROGRESS, RESULT, ERROR } from '../protocol.js';
+
+export class ModelClient {
+  #url;
+  #worker = null;
+  #pending = new Map();
+  #nextId = 1;
+  #lastModel = null;
+
+  /** @param {URL|string} workerUrl the worker module's URL */
+  constructor(workerUrl) {
+    this.#url = workerUrl;
+  }
+
+  #start() {
+    this.#worker = new Worker(this.#url, { type: 'module' });
+    this.#worker.onmessage = (event) => this.#receive(event.data);
+    this.#worker.onerror = (event) => {
+      event.preventDefault?.();
+      this.#failAll(`the model worker failed: ${event.message || 'it could not start'}`);
+      this.#worker?.terminate();
+      this.#worker = null;
+    };
+  }
+
+  #failAll(message) {
+    for (const { reject } of this.#pending.values()) reject(new Error(message));
+    this.#pending.clear();
+  }
+
+  #receive(message) {
+    const entry = this.#pending.get(message?.id);
+    if (!entry) return;
+    if (message.type === PROGRESS) {
+      entry.onProgress?.(message);
+      return;
+    }
+    this.#pending.delete(message.id);
+    if (message.type === RESULT) {
+      entry.resolve(message.result);
+    } else if (message.type === ERROR) {
+      const error = new Error(message.message);
+      error.fatal = Boolean(message.fatal);
+      if (error.fatal) this.#recover();
+      entry.reject(error);
+    }
+  }
+
+  /** Replaces a worker whose wasm trapped, and reloads the last good model into it. */
+  #recover() {
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#failAll('the model worker restarted after an internal error');
+    if (this.#lastModel) this.load(this.#lastModel).catch(() => {});
+  }
+
+  #request(fields, onProgress, transfer = []) {
+    if (!this.#worker) this.#start();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, onProgress });
+      this.#worker.postMessage({ id, ...fields }, transfer);
+    });
+  }
+
+  /**
+   * Loads a model: {name, quant, files: [{role, url}] or [{role, name, bytes: ArrayBuffer}]}.
+   * Byte buffers are transferred, not copied. Resolves with the model's info.
+   */
+  async load(model, onProgress) {
+    const transfer = (model.files || []).map((f) => f.bytes).filter(Boolean);
+    const info = await this.#request({ type: LOAD, model }, onProgress, transfer);
+    // Keep a reloadable description: downloaded files are cached by the worker; files
+    // from disk were transferred and cannot be re-sent, so they are not kept.
+    if ((model.files || []).every((f) => f.url)) this.#lastModel = model;
+    return info;
+  }
+
+  /** Explains text with options; resolves with the Explanation object. */
+  explain(text, options, onProgress) {
+    return this.#request({ type: EXPLAIN, text, options }, onProgress);
+  }
+
+  terminate() {
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#failAll('the model worker was stopped');
+  }
+}

@@ -1,0 +1,14 @@
+// The messages between the page and the model worker. Every message is {id, type, ...}.
+// Requests carry a fresh id; every reply repeats the id of the request it answers.
+
+/** Page -> worker: load a model. Fields: model {name, quant, files: [{role, url} | {role, name, bytes}]}. */
+export const LOAD = 'load';
+/** Page -> worker: explain a text. Fields: text, options (see OptionsRequest in src/options.rs). */
+export const EXPLAIN = 'explain';
+
+/** Worker -> page: a step is under way. Fields: stage, message, loaded, total (bytes, when known). */
+export const PROGRESS = 'progress';
+/** Worker -> page: the request finished. Fields: result (load: model info; explain: Explanation). */
+export const RESULT = 'result';
+/** Worker -> page: the request failed. Fields: message, fatal (the wasm instance is unusable: restart the worker). */
+export const ERROR = 'error';
