@@ -50,8 +50,10 @@ tools() {
         step "wasm-bindgen-cli $want (about 12 minutes, once)"
         cargo install wasm-bindgen-cli --version "$want" --root "$TOOLS"
     fi
-    apt_install wasm-opt:binaryen chromium:chromium
-    if [ ! -d node_modules/playwright-core ]; then
+    apt_install chromium:chromium
+    # npm's binaryen (pinned in package.json): Debian's wasm-opt 108 breaks wasm-bindgen's
+    # externref table ("WebAssembly.Table.set(): Argument 1 is invalid"); version 132 does not.
+    if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ]; then
         step "node packages (npm ci)"
         npm ci --no-audit --no-fund --silent
     fi
@@ -75,13 +77,13 @@ wasm() {
     local gen="$LAYER_SALIENCY_CACHE/wasm-bindgen-out"
     rm -rf "$gen" && mkdir -p "$gen"
     wasm-bindgen --target web --no-typescript --out-dir "$gen" "$raw"
-    # wasm-opt takes minutes: keep its output per input hash.
+    # wasm-opt takes minutes (about 4 to 8 on 2 cores): keep its output per input hash.
     local hash opt
     hash="$(sha256sum "$gen/layer_saliency_bg.wasm" | cut -c1-16)"
     opt="$LAYER_SALIENCY_CACHE/wasm-opt/$hash.wasm"
     if [ ! -f "$opt" ]; then
         mkdir -p "$(dirname "$opt")"
-        wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
             --enable-mutable-globals --enable-multivalue --enable-reference-types \
             "$gen/layer_saliency_bg.wasm" -o "$opt.tmp" && mv "$opt.tmp" "$opt"
     fi
