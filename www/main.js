@@ -16,6 +16,12 @@ function saved() {
   }
 }
 
+// ?embed (for an iframe): only the explainer, no page header or footer.
+if (new URL(location.href).searchParams.has('embed')) {
+  document.documentElement.classList.add('embedded');
+  app.setAttribute('controls', 'compact');
+}
+
 // The URL wins over what this browser remembers, which wins over the page's example.
 const state = { ...saved(), ...readState(location.href) };
 for (const [key, value] of Object.entries(state)) {
