@@ -27,7 +27,6 @@ pub struct Explainer {
     model: Model,
     name: String,
     quant: String,
-    tied: Decoder,
 }
 
 /// Which model produced an explanation.
@@ -111,8 +110,7 @@ impl Explainer {
     }
 
     pub fn new(model: Model, name: &str, quant: &str) -> Self {
-        let tied = Decoder::TiedEmbeddings { embeddings: model.encoder.embeddings.word.clone() };
-        Self { model, name: name.to_string(), quant: quant.to_string(), tied }
+        Self { model, name: name.to_string(), quant: quant.to_string() }
     }
 
     pub fn model(&self) -> &Model {
@@ -122,7 +120,7 @@ impl Explainer {
     fn decoder(&self, choice: DecoderChoice) -> &Decoder {
         match choice {
             DecoderChoice::Model => &self.model.decoder,
-            DecoderChoice::TiedEmbeddings => &self.tied,
+            DecoderChoice::TiedEmbeddings => &self.model.tied_decoder,
         }
     }
 

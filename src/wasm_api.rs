@@ -49,8 +49,9 @@ impl WasmExplainer {
     /// Loads the model; the file set is consumed so its bytes are freed after loading.
     #[wasm_bindgen(constructor)]
     pub fn new(files: ModelFileSet, name: &str, quant: &str) -> Result<WasmExplainer, JsError> {
-        let model = Model::load(&files.set.model_files().map_err(js_error)?).map_err(js_error)?;
-        Ok(Self { inner: Explainer::new(model, name, quant) })
+        let model = Model::from_file_set(&files.set).map_err(js_error)?;
+        let quant = if quant.is_empty() { model.quant.clone() } else { quant.to_string() };
+        Ok(Self { inner: Explainer::new(model, name, &quant) })
     }
 
     /// Explains `text`; `options` is an object with the fields of `OptionsRequest`

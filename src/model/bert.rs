@@ -55,8 +55,8 @@ pub fn load_encoder(weights: &Weights, cfg: &ModelConfig) -> Result<Encoder> {
 
 /// BertForSequenceClassification's pooler + classifier, if the checkpoint has them.
 pub fn load_classifier(weights: &Weights, cfg: &ModelConfig) -> Result<Option<ClassifierHead>> {
-    let Some(classifier) = weights.get_any("classifier.weight") else { return Ok(None) };
-    let classes = classifier.dim(0)?;
+    let Some(dims) = weights.dims("classifier.weight") else { return Ok(None) };
+    let classes = dims[0];
     let k = cfg.hidden_size;
     Ok(Some(ClassifierHead::BertPooler {
         pooler: Linear::load(encoder_scope(weights).pp("pooler.dense"), k, k)?,
@@ -73,9 +73,9 @@ pub fn load_lm_head(weights: &Weights, cfg: &ModelConfig) -> Result<Option<Decod
     }
     let (k, v) = (cfg.hidden_size, cfg.vocab_size);
     let decoder_weight = if head.contains("decoder.weight") {
-        head.get("decoder.weight", &[v, k])?
+        head.get_matrix("decoder.weight", &[v, k])?
     } else {
-        encoder_scope(weights).get("embeddings.word_embeddings.weight", &[v, k])?
+        encoder_scope(weights).get_matrix("embeddings.word_embeddings.weight", &[v, k])?
     };
     // transformers ties `decoder.bias` to `cls.predictions.bias`, but an untied checkpoint
     // may store both with different values; the forward pass then uses `decoder.bias`.

@@ -52,8 +52,8 @@ pub fn load_encoder(weights: &Weights, cfg: &ModelConfig) -> Result<Encoder> {
 
 /// DistilBertForSequenceClassification's pre_classifier + classifier, if present.
 pub fn load_classifier(weights: &Weights, cfg: &ModelConfig) -> Result<Option<ClassifierHead>> {
-    let Some(classifier) = weights.get_any("classifier.weight") else { return Ok(None) };
-    let classes = classifier.dim(0)?;
+    let Some(dims) = weights.dims("classifier.weight") else { return Ok(None) };
+    let classes = dims[0];
     let k = cfg.hidden_size;
     Ok(Some(ClassifierHead::DistilBert {
         pre_classifier: Linear::load(weights.pp("pre_classifier"), k, k)?,
@@ -70,9 +70,9 @@ pub fn load_lm_head(weights: &Weights, cfg: &ModelConfig) -> Result<Option<Decod
     let (k, v) = (cfg.hidden_size, cfg.vocab_size);
     let projector = weights.pp("vocab_projector");
     let decoder_weight = if projector.contains("weight") {
-        projector.get("weight", &[v, k])?
+        projector.get_matrix("weight", &[v, k])?
     } else {
-        encoder_scope(weights).get("embeddings.word_embeddings.weight", &[v, k])?
+        encoder_scope(weights).get_matrix("embeddings.word_embeddings.weight", &[v, k])?
     };
     Ok(Some(Decoder::MaskedLm {
         kind: DecoderKind::DistilbertMlm,

@@ -13,7 +13,9 @@ pub const WEIGHTS: &str = "model.safetensors";
 pub const SENTENCE_HEAD: &str = "classifier.safetensors";
 pub const LM_CONFIG: &str = "lm_head/config.json";
 pub const LM_WEIGHTS: &str = "lm_head/model.safetensors";
-pub const ROLES: [&str; 6] = [CONFIG, TOKENIZER, WEIGHTS, SENTENCE_HEAD, LM_CONFIG, LM_WEIGHTS];
+/// A single packed file (`saliency pack`): everything in one GGUF.
+pub const PACKED: &str = "model.gguf";
+pub const ROLES: [&str; 7] = [CONFIG, TOKENIZER, WEIGHTS, SENTENCE_HEAD, LM_CONFIG, LM_WEIGHTS, PACKED];
 
 struct Entry {
     role: String,
@@ -56,6 +58,11 @@ impl FileSet {
 
     fn require(&self, role: &str) -> Result<NamedBytes<'_>> {
         self.get(role).ok_or_else(|| Error::Input(format!("the model is missing its {role}")))
+    }
+
+    /// The packed file, when the set holds one.
+    pub fn packed(&self) -> Option<NamedBytes<'_>> {
+        self.get(PACKED)
     }
 
     /// The files as the loader takes them.

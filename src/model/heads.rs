@@ -55,7 +55,7 @@ impl ClassifierHead {
             | ClassifierHead::DistilBert { classifier, .. }
             | ClassifierHead::SentenceEmbedding { classifier, .. } => classifier,
         };
-        classifier.weight().dim(0).unwrap_or(0)
+        classifier.out_dim()
     }
 
     /// A sentence head stored beside the encoder (tensors `sentence_classifier.weight`
@@ -64,8 +64,8 @@ impl ClassifierHead {
     /// Returns the head and its labels, or `None` when the weights hold no sentence head.
     pub fn load_sentence_head(weights: &Weights, hidden: usize) -> Result<Option<(Self, Vec<String>)>> {
         let weight_name = format!("{SENTENCE_HEAD_PREFIX}.weight");
-        let Some(weight) = weights.get_any(&weight_name) else { return Ok(None) };
-        let classes = weight.dim(0)?;
+        let Some(dims) = weights.dims(&weight_name) else { return Ok(None) };
+        let classes = dims[0];
         let bad = |reason: String| Error::BadFile { file: weights.source(), reason };
         if let Some(pooling) = weights.metadata("pooling") {
             if pooling != "mean" {
@@ -90,8 +90,9 @@ pub enum Decoder {
     /// A pretrained masked-LM head: `decoder(LN(act(transform(h)))) + bias`
     /// (BERT `cls.predictions`, DistilBERT `vocab_transform/vocab_layer_norm/vocab_projector`).
     MaskedLm { kind: DecoderKind, transform: Linear, activation: Activation, norm: LayerNorm, decoder: Linear },
-    /// No LM head: the word-embedding matrix as decoder, `h E^T` (a "logit lens").
-    TiedEmbeddings { embeddings: Tensor },
+    /// No LM head: the word-embedding matrix as decoder, `h E^T` (a "logit lens"),
+    /// as a bias-free linear layer (quantized when the file stores E quantized).
+    TiedEmbeddings { embeddings: Linear },
 }
 
 /// Which decoder was used, as reported in JSON and the UI.
@@ -118,14 +119,14 @@ impl Decoder {
                 let x = norm.forward(&activation.forward(&transform.forward(h)?)?)?;
                 decoder.forward(&x)
             }
-            Decoder::TiedEmbeddings { embeddings } => Ok(h.broadcast_matmul(&embeddings.t()?)?),
+            Decoder::TiedEmbeddings { embeddings } => embeddings.forward(h),
         }
     }
 
     pub fn vocab_size(&self) -> usize {
         match self {
-            Decoder::MaskedLm { decoder, .. } => decoder.weight().dim(0).unwrap_or(0),
-            Decoder::TiedEmbeddings { embeddings } => embeddings.dim(0).unwrap_or(0),
+            Decoder::MaskedLm { decoder, .. } => decoder.out_dim(),
+            Decoder::TiedEmbeddings { embeddings } => embeddings.out_dim(),
         }
     }
 }

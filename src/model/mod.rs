@@ -10,6 +10,7 @@ pub mod files;
 pub mod heads;
 pub mod input;
 pub mod ops;
+pub mod pack;
 pub mod weights;
 
 use crate::error::{Error, Result};
@@ -43,9 +44,13 @@ pub struct Model {
     pub encoder: Encoder,
     pub classifier: ClassifierHead,
     pub decoder: Decoder,
+    /// The word-embedding matrix as decoder, for `--decoder tied` (a logit lens).
+    pub tied_decoder: Decoder,
     pub text: TextEncoder,
     /// One name per class (from id2label or the sentence head; `LABEL_i` when absent).
     pub labels: Vec<String>,
+    /// How the weights are stored: "f32", or the quantized formats present (e.g. "f32+q4_0").
+    pub quant: String,
 }
 
 /// One forward pass over a batch.
@@ -57,14 +62,68 @@ pub struct Forward {
     pub encoder: EncoderOutput,
 }
 
+fn family_name(config: &ModelConfig) -> &'static str {
+    match config.family {
+        Family::Bert => "BERT",
+        Family::DistilBert => "DistilBERT",
+    }
+}
+
+/// A separate masked-LM checkpoint, parsed and checked against the classifier.
+struct LmParts {
+    config: ModelConfig,
+    weights: Weights,
+}
+
 impl Model {
+    /// Loads Hugging Face files (config.json, safetensors, tokenizer.json).
     pub fn load(files: &ModelFiles<'_>) -> Result<Self> {
         let config = ModelConfig::from_json(files.config.bytes, files.config.name)?;
-        let family_name = match config.family {
-            Family::Bert => "BERT",
-            Family::DistilBert => "DistilBERT",
+        let weights = Weights::from_safetensors(&files.weights, family_name(&config))?;
+        let lm = match &files.lm_head {
+            Some(lm) => Some(LmParts {
+                config: ModelConfig::from_json(lm.config.bytes, lm.config.name)?,
+                weights: Weights::from_safetensors(&lm.weights, "masked-LM head")?,
+            }),
+            None => None,
         };
-        let weights = Weights::from_safetensors(&files.weights, family_name)?;
+        Self::assemble(config, weights, lm, files.tokenizer)
+    }
+
+    /// Loads a single packed file (GGUF, made by `saliency pack`): config, tokenizer,
+    /// classifier, encoder and optional LM head, possibly quantized.
+    pub fn load_packed(file: NamedBytes<'_>) -> Result<Self> {
+        let weights = Weights::from_gguf(file, "", "packed model")?;
+        let text_of = |key: &str| -> Result<String> {
+            weights.metadata(key).map(str::to_string).ok_or_else(|| Error::BadFile {
+                file: file.name.to_string(),
+                reason: format!("not a packed model: its metadata has no `{key}` (make one with `saliency pack`)"),
+            })
+        };
+        let config_json = text_of(pack::CONFIG_KEY)?;
+        let tokenizer_json = text_of(pack::TOKENIZER_KEY)?;
+        let config_name = format!("{} (config)", file.name);
+        let config = ModelConfig::from_json(config_json.as_bytes(), &config_name)?;
+        let lm = match weights.metadata(pack::LM_CONFIG_KEY) {
+            Some(lm_json) => Some(LmParts {
+                config: ModelConfig::from_json(lm_json.as_bytes(), &format!("{} (LM head config)", file.name))?,
+                weights: Weights::from_gguf(file, pack::LM_PREFIX, "masked-LM head")?,
+            }),
+            None => None,
+        };
+        let tokenizer_name = format!("{} (tokenizer)", file.name);
+        Self::assemble(config, weights, lm, NamedBytes { name: &tokenizer_name, bytes: tokenizer_json.as_bytes() })
+    }
+
+    /// Loads whatever a file set holds: a packed file, or Hugging Face files.
+    pub fn from_file_set(set: &files::FileSet) -> Result<Self> {
+        match set.packed() {
+            Some(packed) => Self::load_packed(packed),
+            None => Self::load(&set.model_files()?),
+        }
+    }
+
+    fn assemble(config: ModelConfig, weights: Weights, lm: Option<LmParts>, tokenizer: NamedBytes<'_>) -> Result<Self> {
         let encoder = match config.family {
             Family::Bert => bert::load_encoder(&weights, &config)?,
             Family::DistilBert => distilbert::load_encoder(&weights, &config)?,
@@ -80,15 +139,17 @@ impl Model {
                 (head.ok_or_else(|| Error::NoClassifier { file: weights.source() })?, Vec::new())
             }
         };
-        let decoder = match &files.lm_head {
-            Some(lm) => load_separate_lm_head(lm, &config)?,
-            None => own_lm_head(&weights, &config)?
-                .unwrap_or_else(|| Decoder::TiedEmbeddings { embeddings: encoder.embeddings.word.clone() }),
+        let decoder = match &lm {
+            Some(lm) => separate_lm_head(lm, &config)?,
+            None => match own_lm_head(&weights, &config)? {
+                Some(decoder) => decoder,
+                None => tied_decoder(&weights, &config)?,
+            },
         };
-        let text = TextEncoder::from_json(files.tokenizer.bytes, files.tokenizer.name, config.max_positions)?;
+        let text = TextEncoder::from_json(tokenizer.bytes, tokenizer.name, config.max_positions)?;
         if text.vocab_size() > config.vocab_size {
             return Err(Error::Config {
-                file: files.tokenizer.name.to_string(),
+                file: tokenizer.name.to_string(),
                 reason: format!(
                     "the tokenizer knows {} tokens but the model's vocabulary has {}: they do not belong together",
                     text.vocab_size(),
@@ -101,7 +162,9 @@ impl Model {
             .into_iter()
             .find(|l| l.len() == classes)
             .unwrap_or_else(|| (0..classes).map(|i| format!("LABEL_{i}")).collect());
-        Ok(Self { config, encoder, classifier, decoder, text, labels })
+        let tied_decoder = tied_decoder(&weights, &config)?;
+        let quant = weights.quant_summary();
+        Ok(Self { config, encoder, classifier, decoder, tied_decoder, text, labels, quant })
     }
 
     /// Token ids `(batch, seq)` u32 -> word-embedding rows `(batch, seq, hidden)`.
@@ -131,6 +194,18 @@ impl Model {
     }
 }
 
+/// The word-embedding matrix as decoder, kept quantized when stored quantized.
+pub fn tied_decoder(weights: &Weights, config: &ModelConfig) -> Result<Decoder> {
+    let prefix = match config.family {
+        Family::Bert if weights.has_prefix("bert.") => "bert.",
+        Family::DistilBert if weights.has_prefix("distilbert.") => "distilbert.",
+        _ => "",
+    };
+    let name = format!("{prefix}embeddings.word_embeddings.weight");
+    let matrix = weights.get_matrix(&name, &[config.vocab_size, config.hidden_size])?;
+    Ok(Decoder::TiedEmbeddings { embeddings: ops::Linear::new(matrix, None) })
+}
+
 fn own_lm_head(weights: &Weights, config: &ModelConfig) -> Result<Option<Decoder>> {
     match config.family {
         Family::Bert => bert::load_lm_head(weights, config),
@@ -138,20 +213,18 @@ fn own_lm_head(weights: &Weights, config: &ModelConfig) -> Result<Option<Decoder
     }
 }
 
-fn load_separate_lm_head(files: &LmHeadFiles<'_>, classifier: &ModelConfig) -> Result<Decoder> {
-    let config = ModelConfig::from_json(files.config.bytes, files.config.name)?;
-    let lm_file = files.config.name.to_string();
-    for (what, lm, cls) in [
-        ("the hidden size", config.hidden_size, classifier.hidden_size),
-        ("the vocabulary size", config.vocab_size, classifier.vocab_size),
+fn separate_lm_head(lm: &LmParts, classifier: &ModelConfig) -> Result<Decoder> {
+    let lm_file = lm.weights.source();
+    for (what, ours, theirs) in [
+        ("the hidden size", lm.config.hidden_size, classifier.hidden_size),
+        ("the vocabulary size", lm.config.vocab_size, classifier.vocab_size),
     ] {
-        if lm != cls {
-            return Err(Error::LmHeadMismatch { lm_file, what: what.into(), lm, classifier: cls });
+        if ours != theirs {
+            return Err(Error::LmHeadMismatch { lm_file, what: what.into(), lm: ours, classifier: theirs });
         }
     }
-    let weights = Weights::from_safetensors(&files.weights, "masked-LM head")?;
-    own_lm_head(&weights, &config)?.ok_or_else(|| Error::BadFile {
-        file: weights.source(),
+    own_lm_head(&lm.weights, &lm.config)?.ok_or_else(|| Error::BadFile {
+        file: lm.weights.source(),
         reason: "no masked-LM head in it (expected cls.predictions.* or vocab_transform/vocab_projector)".into(),
     })
 }

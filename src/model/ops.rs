@@ -5,38 +5,77 @@
 use super::config::Activation;
 use super::weights::Scope;
 use crate::error::Result;
-use candle_core::{Tensor, D};
+use candle_core::quantized::QTensor;
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor, D};
+use std::sync::Arc;
+
+/// The weight matrix of a linear layer, (out, in) as HF stores it.
+#[derive(Debug, Clone)]
+pub enum LinearWeight {
+    F32(Tensor),
+    /// Block-quantized (GGUF): the forward pass runs candle's quantized kernels.
+    Quantized(Arc<QTensor>),
+}
 
 /// `y = x W^T + b` over the last dimension, with W stored as HF does: (out, in).
 #[derive(Debug, Clone)]
 pub struct Linear {
-    weight: Tensor,
+    weight: LinearWeight,
     bias: Option<Tensor>,
 }
 
 impl Linear {
     /// Loads `{scope}.weight` (out, in) and `{scope}.bias` (out).
     pub fn load(scope: Scope<'_>, in_dim: usize, out_dim: usize) -> Result<Self> {
-        let weight = scope.get("weight", &[out_dim, in_dim])?;
+        let weight = scope.get_matrix("weight", &[out_dim, in_dim])?;
         let bias = Some(scope.get("bias", &[out_dim])?);
         Ok(Self { weight, bias })
     }
 
-    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+    pub fn new(weight: LinearWeight, bias: Option<Tensor>) -> Self {
         Self { weight, bias }
     }
 
     /// `(..., in) -> (..., out)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.broadcast_matmul(&self.weight.t()?)?;
+        let y = match &self.weight {
+            LinearWeight::F32(w) => x.broadcast_matmul(&w.t()?)?,
+            LinearWeight::Quantized(q) => x.contiguous()?.apply_op1(QuantizedLinear(q.clone()))?,
+        };
         Ok(match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
         })
     }
 
-    pub fn weight(&self) -> &Tensor {
-        &self.weight
+    /// Rows of the weight matrix (the layer's output size).
+    pub fn out_dim(&self) -> usize {
+        match &self.weight {
+            LinearWeight::F32(w) => w.dim(0).unwrap_or(0),
+            LinearWeight::Quantized(q) => q.shape().dims()[0],
+        }
+    }
+}
+
+/// x W^T with a quantized W: candle's quantized matmul forward (which records no
+/// gradient by itself), and a backward pass that multiplies the incoming gradient by the
+/// dequantized W, so dy/dx flows through quantized layers exactly as through f32 ones
+/// with the same (dequantized) weights. No gradient is computed for W.
+struct QuantizedLinear(Arc<QTensor>);
+
+impl CustomOp1 for QuantizedLinear {
+    fn name(&self) -> &'static str {
+        "quantized-linear"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.0.as_ref().cpu_fwd(storage, layout)
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        // dy/dx = g W, W (out, in) dequantized on the fly (no f32 copy is kept in memory).
+        let w = self.0.dequantize(grad.device())?;
+        Ok(Some(grad.broadcast_matmul(&w)?))
     }
 }
 
@@ -83,7 +122,28 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::quantized::GgmlDType;
     use candle_core::{Device, Var};
+
+    /// One quantized layer: the backward pass gives exactly dy/dx = g W_deq, where W_deq is
+    /// the dequantized weight (y = sum(c * (x W^T)) so g = c).
+    #[test]
+    fn quantized_linear_backward_multiplies_by_the_dequantized_weight() -> Result<()> {
+        let dev = Device::Cpu;
+        let w = Tensor::arange(0f32, 64.0 * 32.0, &dev)?.affine(0.013, -0.4)?.sin()?.reshape((64, 32))?;
+        let q = Arc::new(QTensor::quantize(&w, GgmlDType::Q8_0)?);
+        let w_deq = q.dequantize(&dev)?;
+        let layer = Linear::new(LinearWeight::Quantized(q), None);
+        let x =
+            Var::from_tensor(&Tensor::arange(0f32, 3.0 * 32.0, &dev)?.affine(0.07, 0.1)?.cos()?.reshape((1, 3, 32))?)?;
+        let c = Tensor::arange(0f32, 3.0 * 64.0, &dev)?.affine(0.05, 0.0)?.sin()?.reshape((1, 3, 64))?;
+        let y = (layer.forward(x.as_tensor())? * &c)?.sum_all()?;
+        let g = y.backward()?.get(x.as_tensor()).expect("a gradient reaches the input").clone();
+        let expected = c.broadcast_matmul(&w_deq)?;
+        let err = (&g - &expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(err < 1e-5, "backward differs from g W_deq by {err}");
+        Ok(())
+    }
 
     /// LayerNorm's gradient must reach the input (the fused candle op records none).
     /// For y = sum(w * LN(x)) with w = [1, 0, 0], dy/dx is non-zero and sums to zero

@@ -4,9 +4,28 @@
 //! legacy LayerNorm `gamma`/`beta` become `weight`/`bias`. Every lookup checks the shape
 //! against config.json and names the file and tensor when something is wrong.
 
+use super::ops::LinearWeight;
 use crate::error::{Error, Result};
+use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A stored tensor: plain f32, or block-quantized as read from a GGUF file.
+#[derive(Clone)]
+enum Stored {
+    F32(Tensor),
+    Quantized(Arc<QTensor>),
+}
+
+impl Stored {
+    fn dims(&self) -> Vec<usize> {
+        match self {
+            Stored::F32(t) => t.dims().to_vec(),
+            Stored::Quantized(q) => q.shape().dims().to_vec(),
+        }
+    }
+}
 
 /// One weight file as bytes plus a name used in messages (usually its path).
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +36,7 @@ pub struct NamedBytes<'a> {
 
 /// All tensors of a checkpoint, by normalised name, with the file each came from.
 pub struct Weights {
-    tensors: HashMap<String, (Tensor, usize)>,
+    tensors: HashMap<String, (Stored, usize)>,
     files: Vec<String>,
     metadata: HashMap<String, String>,
     architecture: String,
@@ -41,7 +60,7 @@ impl Weights {
             for (name, tensor) in loaded {
                 let tensor = tensor.to_dtype(DType::F32).map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
                 let name = normalise_name(&name);
-                if tensors.insert(name.clone(), (tensor, index)).is_some() {
+                if tensors.insert(name.clone(), (Stored::F32(tensor), index)).is_some() {
                     return Err(bad(format!("tensor `{name}` appears twice")));
                 }
             }
@@ -73,27 +92,92 @@ impl Weights {
         self.metadata.get(key).map(String::as_str)
     }
 
-    /// The tensor `name`, which must have exactly `shape`.
-    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let (tensor, file) = self.tensors.get(name).ok_or_else(|| Error::MissingTensor {
+    fn lookup(&self, name: &str, shape: &[usize]) -> Result<&Stored> {
+        let (stored, file) = self.tensors.get(name).ok_or_else(|| Error::MissingTensor {
             file: self.source(),
             name: name.to_string(),
             architecture: self.architecture.clone(),
         })?;
-        if tensor.dims() != shape {
+        if stored.dims() != shape {
             return Err(Error::TensorShape {
                 file: self.files[*file].clone(),
                 name: name.to_string(),
                 expected: shape.to_vec(),
-                actual: tensor.dims().to_vec(),
+                actual: stored.dims(),
             });
         }
-        Ok(tensor.clone())
+        Ok(stored)
     }
 
-    /// The tensor `name` with any shape (for checks made by the caller).
-    pub fn get_any(&self, name: &str) -> Option<&Tensor> {
-        self.tensors.get(name).map(|(t, _)| t)
+    /// The tensor `name` as f32 (dequantized if stored quantized); it must have `shape`.
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        Ok(match self.lookup(name, shape)? {
+            Stored::F32(t) => t.clone(),
+            Stored::Quantized(q) => q.dequantize(&Device::Cpu)?,
+        })
+    }
+
+    /// A weight matrix for a linear layer, kept quantized when stored quantized.
+    pub fn get_matrix(&self, name: &str, shape: &[usize]) -> Result<LinearWeight> {
+        Ok(match self.lookup(name, shape)? {
+            Stored::F32(t) => LinearWeight::F32(t.clone()),
+            Stored::Quantized(q) => LinearWeight::Quantized(q.clone()),
+        })
+    }
+
+    /// The dimensions of tensor `name`, if present (for checks made by the caller).
+    pub fn dims(&self, name: &str) -> Option<Vec<usize>> {
+        self.tensors.get(name).map(|(t, _)| t.dims())
+    }
+
+    /// Every tensor name with its f32 value or quantized storage, for packing.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tensors.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Whether any tensor is stored quantized, and in which formats.
+    pub fn quant_summary(&self) -> String {
+        let mut kinds: Vec<String> = self
+            .tensors
+            .values()
+            .map(|(s, _)| match s {
+                Stored::F32(_) => "f32".to_string(),
+                Stored::Quantized(q) => format!("{:?}", q.dtype()).to_lowercase(),
+            })
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds.join("+")
+    }
+
+    /// Reads a GGUF file made by `saliency pack`: its tensors (quantized ones stay
+    /// quantized) and its string metadata. Tensor names may carry a `prefix/` that selects
+    /// one of several checkpoints packed together (`lm_head/...`); only names under
+    /// `prefix` are taken, with it stripped.
+    pub fn from_gguf(file: NamedBytes<'_>, prefix: &str, architecture: &str) -> Result<Self> {
+        let bad = |reason: String| Error::BadFile { file: file.name.to_string(), reason };
+        let mut reader = std::io::Cursor::new(file.bytes);
+        let content = gguf_file::Content::read(&mut reader).map_err(|e| bad(format!("not a valid GGUF file ({e})")))?;
+        let mut metadata = HashMap::new();
+        for (key, value) in &content.metadata {
+            if let Ok(text) = value.to_string() {
+                metadata.insert(key.clone(), text.clone());
+            }
+        }
+        let mut tensors = HashMap::new();
+        for name in content.tensor_infos.keys() {
+            let Some(local) = strip_prefix(name, prefix) else { continue };
+            let q =
+                content.tensor(&mut reader, name, &Device::Cpu).map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
+            let stored = match q.dtype() {
+                GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => Stored::F32(q.dequantize(&Device::Cpu)?),
+                _ => Stored::Quantized(Arc::new(q)),
+            };
+            tensors.insert(normalise_name(local), (stored, 0));
+        }
+        Ok(Self { tensors, files: vec![file.name.to_string()], metadata, architecture: architecture.to_string() })
     }
 
     /// A view that prefixes every name with `prefix.` (like candle's `VarBuilder::pp`).
@@ -126,8 +210,20 @@ impl<'a> Scope<'a> {
         self.weights.get(&self.full(name), shape)
     }
 
+    pub fn get_matrix(&self, name: &str, shape: &[usize]) -> Result<LinearWeight> {
+        self.weights.get_matrix(&self.full(name), shape)
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.weights.contains(&self.full(name))
+    }
+}
+
+fn strip_prefix<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        (!name.contains('/')).then_some(name)
+    } else {
+        name.strip_prefix(prefix)?.strip_prefix('/')
     }
 }
 

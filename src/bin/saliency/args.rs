@@ -22,13 +22,28 @@ pub enum Command {
     Eval(EvalArgs),
     /// Print logits, hidden states, per-layer gradients and decoded tokens for one text.
     Grads(GradsArgs),
+    /// Pack a model directory (and LM head) into one GGUF file, optionally quantized.
+    Pack(PackArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PackArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Storage of the weight matrices: f32, q8_0, q4_0 or q4k (rows that do not fit a
+    /// format's blocks fall back to the next one that does).
+    #[arg(long, default_value = "q8_0")]
+    pub quant: String,
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// Where the model comes from.
 #[derive(Args, Debug)]
 pub struct ModelArgs {
-    /// Classifier directory: config.json, tokenizer.json, model.safetensors, and optionally
-    /// classifier.safetensors (a sentence head for a plain encoder).
+    /// Classifier directory (config.json, tokenizer.json, model.safetensors, and optionally
+    /// classifier.safetensors, a sentence head for a plain encoder), or a packed .gguf file.
     #[arg(long, value_name = "PATH")]
     pub model: PathBuf,
     /// Directory of a masked-LM checkpoint of the same base whose LM head decodes the

@@ -10,6 +10,7 @@ use clap::Parser;
 use layer_saliency::explain::Explainer;
 use layer_saliency::gradients::{argmax, layer_gradients, Objective};
 use layer_saliency::metrics::evaluation::evaluate;
+use layer_saliency::model::pack::Quant;
 use layer_saliency::model::Model;
 use layer_saliency::options::Method;
 use layer_saliency::saliency::decode::decode_layers;
@@ -38,17 +39,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => explain(args),
         Command::Eval(args) => eval(args),
         Command::Grads(args) => grads(args),
+        Command::Pack(args) => pack(args),
     }
+}
+
+fn pack(args: args::PackArgs) -> Result<ExitCode> {
+    if args.model.model.is_file() {
+        return Err(Error::Option {
+            option: "--model".into(),
+            reason: "pack reads a model directory, not a packed file".into(),
+        });
+    }
+    let quant = Quant::parse(&args.quant)?;
+    let files = model_dir::read_model_dirs(&args.model.model, args.model.lm_head.as_deref())?;
+    let (bytes, report) = layer_saliency::model::pack::pack(&files.model_files()?, quant, &args.quant)?;
+    std::fs::write(&args.out, &bytes)
+        .map_err(|e| Error::BadFile { file: args.out.display().to_string(), reason: e.to_string() })?;
+    let formats: Vec<String> = report.formats.iter().map(|(f, n)| format!("{n} {f}")).collect();
+    eprintln!("{}: {} bytes, {} tensors ({})", args.out.display(), report.bytes, report.tensors, formats.join(", "));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(args: &args::ModelArgs) -> Result<Model> {
     let files = model_dir::read_model_dirs(&args.model, args.lm_head.as_deref())?;
-    Model::load(&files.model_files()?)
+    Model::from_file_set(&files)
 }
 
 fn explainer(args: &args::ModelArgs) -> Result<Explainer> {
-    let name = args.model.file_name().map_or_else(|| args.model.display().to_string(), |n| n.to_string_lossy().into());
-    Ok(Explainer::new(load(args)?, &name, "f32"))
+    let name = args.model.file_stem().map_or_else(|| args.model.display().to_string(), |n| n.to_string_lossy().into());
+    let model = load(args)?;
+    let quant = model.quant.clone();
+    Ok(Explainer::new(model, &name, &quant))
 }
 
 fn explain(args: ExplainArgs) -> Result<ExitCode> {

@@ -14,13 +14,25 @@ fn read(set: &mut FileSet, role: &str, path: &Path, required: bool) -> Result<()
     set.add(role, &source, bytes)
 }
 
-/// The files of a classifier directory and of an optional LM-head directory.
+/// The files of a classifier directory and of an optional LM-head directory, or a single
+/// packed file (`saliency pack`).
 pub fn read_model_dirs(model: &Path, lm_head: Option<&Path>) -> Result<FileSet> {
+    if model.is_file() {
+        if lm_head.is_some() {
+            return Err(Error::Option {
+                option: "--lm-head".into(),
+                reason: "a packed model file already holds its LM head".into(),
+            });
+        }
+        let mut set = FileSet::new();
+        read(&mut set, files::PACKED, model, true)?;
+        return Ok(set);
+    }
     for dir in std::iter::once(model).chain(lm_head) {
         if !dir.is_dir() {
             return Err(Error::BadFile {
                 file: dir.display().to_string(),
-                reason: "not a directory (expected config.json, tokenizer.json and model.safetensors in it)".into(),
+                reason: "neither a packed model file nor a directory (expected config.json, tokenizer.json and model.safetensors in it)".into(),
             });
         }
     }
