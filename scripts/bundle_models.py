@@ -3,15 +3,18 @@
 
 Each bundled model (scripts/bundled-models.json) is an encoder from a registry package
 (fetched into models/ by fetch_models.py) plus a small head file this project made
-(heads/<name>/classifier.safetensors, with its card.json). Files are hard-linked when
-possible, else copied; re-running only redoes what changed. Standard library only.
+(heads/<name>/classifier.safetensors, with its card.json). The Hugging Face files are
+gathered in www/models/<name>/ (hard-linked when possible), then packed into one
+quantized file www/models/<name>.gguf with `saliency pack`, which is what the page loads.
+Re-running only redoes what changed. Standard library only.
 
-Usage: python3 scripts/bundle_models.py [--out www/models]
+Usage: python3 scripts/bundle_models.py --saliency PATH/TO/saliency [--out www/models]
 """
 import argparse
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +34,7 @@ def place(src: Path, dst: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "www" / "models")
+    parser.add_argument("--saliency", type=Path, required=True, help="the native saliency binary (for `pack`)")
     args = parser.parse_args()
     spec = json.loads((ROOT / "scripts" / "bundled-models.json").read_text())
     entries = []
@@ -41,27 +45,33 @@ def main() -> None:
             raise SystemExit(f"bundle_models: {model['name']} is missing {', '.join(missing)} (run ./build.sh models)")
         out = args.out / model["name"]
         out.mkdir(parents=True, exist_ok=True)
-        files = {}
         for name in ENCODER_FILES:
             place(encoder / name, out / name)
-            files[name] = f"{model['name']}/{name}"
         place(head / "classifier.safetensors", out / "classifier.safetensors")
-        files["classifier.safetensors"] = f"{model['name']}/classifier.safetensors"
         card = json.loads((head / "card.json").read_text())
-        size = sum((out / Path(p).name).stat().st_size for p in files.values())
+        packed = args.out / f"{model['name']}.gguf"
+        sources = [out / f for f in [*ENCODER_FILES, "classifier.safetensors"]]
+        stamp = args.out / f"{model['name']}.gguf.quant"
+        fresh = packed.exists() and stamp.exists() and stamp.read_text().strip() == model["quant"] \
+            and all(packed.stat().st_mtime >= p.stat().st_mtime for p in sources)
+        if not fresh:
+            subprocess.run([str(args.saliency), "pack", "--model", str(out), "--quant", model["quant"],
+                            "--out", str(packed)], check=True)
+            stamp.write_text(model["quant"] + "\n")
+        size = packed.stat().st_size
         entries.append({
             "name": model["name"],
             "title": model["title"],
             "description": model["description"],
             "example": model["example"],
-            "files": files,
+            "files": {"model.gguf": packed.name},
             "size": size,
-            "quant": "f32",
+            "quant": model["quant"],
             "labels": card["labels"],
             "decoder": card["decoder"],
             "metrics": card.get("metrics", {}),
         })
-        print(f"www/models/{model['name']}: {size / 1e6:.1f} MB")
+        print(f"www/models/{packed.name}: {size / 1e6:.1f} MB ({model['quant']})")
     (args.out / "index.json").write_text(json.dumps({"models": entries}, indent=2) + "\n")
 
 

@@ -89,7 +89,8 @@ async function load(id, model) {
     files.add(f.role, f.name || f.url || f.role, bytes);
   }
   post(id, PROGRESS, { stage: 'load', message: `loading ${model.name}` });
-  const next = new WasmExplainer(files, model.name, model.quant || 'f32');
+  // An empty quant lets the model report how its weights are actually stored.
+  const next = new WasmExplainer(files, model.name, '');
   const previous = explainer;
   explainer = next;
   previous?.free();

@@ -2,4 +2,5 @@
 
 pub mod coherence;
 pub mod evaluation;
+pub mod agreement;
 pub mod faithfulness;

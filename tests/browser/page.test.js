@@ -17,7 +17,8 @@ const CLI = process.env.SALIENCY_BIN || path.join(TARGET, 'debug/saliency');
 const MODEL = 'minilm-sentiment';
 
 function nativeExplain(text, extra = []) {
-  const out = execFileSync(CLI, ['explain', '--model', path.join(REPO, 'www/models', MODEL), '--json', ...extra, text], {
+  // The same packed (quantized) file the page loads.
+  const out = execFileSync(CLI, ['explain', '--model', path.join(REPO, 'www/models', `${MODEL}.gguf`), '--json', ...extra, text], {
     maxBuffer: 64 << 20,
   });
   return JSON.parse(out.toString());
@@ -143,8 +144,8 @@ test('exported JSON parses and has the CLI schema', { timeout: 300000 }, async (
 test('a corrupt model file shows an error and the page keeps working', { timeout: 300000 }, async () => {
   const { page, context } = await openPage(browser, server.url);
   await firstResult(page);
-  // Every file of tiny-sentiment's weights is replaced by garbage.
-  await page.route('**/tiny-sentiment/model.safetensors', (route) =>
+  // tiny-sentiment's packed file is replaced by garbage.
+  await page.route('**/tiny-sentiment.gguf', (route) =>
     route.fulfill({ status: 200, contentType: 'application/octet-stream', body: Buffer.from('not a safetensors file at all') }));
   const error = page.evaluate(() => new Promise((resolve) => {
     document.getElementById('app').addEventListener('layer-saliency-error', (e) => resolve(e.message), { once: true });
@@ -152,7 +153,7 @@ test('a corrupt model file shows an error and the page keeps working', { timeout
   await page.evaluate(() => document.getElementById('app').setAttribute('model', 'tiny-sentiment'));
   const message = await error;
   assert.match(message, /tiny-sentiment/);
-  assert.match(message, /safetensors/);
+  assert.match(message, /GGUF/);
   const status = await page.evaluate(() => document.getElementById('app').shadowRoot.querySelector('[part=status]').textContent);
   assert.match(status, /did not load/);
   // The previous model still explains.

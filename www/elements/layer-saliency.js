@@ -166,7 +166,7 @@ export class LayerSaliencyElement extends HTMLElement {
     const ui = this.#ui;
     const style = el('style', { text: STYLE });
     ui.modelSelect = el('select', { 'aria-label': 'Model' });
-    ui.files = el('input', { type: 'file', multiple: true, hidden: true, accept: '.json,.safetensors' });
+    ui.files = el('input', { type: 'file', multiple: true, hidden: true, accept: '.gguf,.json,.safetensors' });
     ui.openFiles = el('button', { className: 'secondary', type: 'button', text: 'Open model files…' });
     ui.modelDescription = el('p', { className: 'hint', part: 'model-description' });
     const modelRow = el('div', { className: 'row', part: 'model-bar advanced' }, [
@@ -321,14 +321,14 @@ export class LayerSaliencyElement extends HTMLElement {
     const roles = { 'config.json': 'config.json', 'tokenizer.json': 'tokenizer.json', 'model.safetensors': 'model.safetensors', 'classifier.safetensors': 'classifier.safetensors' };
     const files = [];
     for (const file of fileList) {
-      const role = roles[file.name];
+      const role = file.name.endsWith('.gguf') ? 'model.gguf' : roles[file.name];
       if (!role) {
-        this.#fail(new Error(`${file.name}: expected config.json, tokenizer.json, model.safetensors or classifier.safetensors`));
+        this.#fail(new Error(`${file.name}: expected a packed .gguf file, or config.json, tokenizer.json, model.safetensors and optionally classifier.safetensors`));
         return;
       }
       files.push({ role, name: file.name, bytes: await file.arrayBuffer() });
     }
-    await this.#load({ name: 'your model', quant: 'f32', files }, null);
+    await this.#load({ name: 'your model', quant: '', files }, null);
   }
 
   async #load(model, entry) {

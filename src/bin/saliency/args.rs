@@ -24,6 +24,27 @@ pub enum Command {
     Grads(GradsArgs),
     /// Pack a model directory (and LM head) into one GGUF file, optionally quantized.
     Pack(PackArgs),
+    /// Test accuracy on labelled texts; with --other, also how far a second model (say a
+    /// quantized pack) agrees with this one.
+    Accuracy(AccuracyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AccuracyArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A second model (directory or packed file) to compare with.
+    #[arg(long, value_name = "PATH")]
+    pub other: Option<PathBuf>,
+    /// Labelled texts: a .tsv file of `label<TAB>text` lines.
+    #[arg(long, value_name = "FILE")]
+    pub texts: PathBuf,
+    /// How many texts the saliency agreement uses (the first ones; accuracy uses all).
+    #[arg(long, default_value_t = 100)]
+    pub agreement_texts: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

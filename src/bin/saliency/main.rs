@@ -40,7 +40,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => eval(args),
         Command::Grads(args) => grads(args),
         Command::Pack(args) => pack(args),
+        Command::Accuracy(args) => accuracy(args),
     }
+}
+
+fn accuracy(args: args::AccuracyArgs) -> Result<ExitCode> {
+    use layer_saliency::metrics::agreement::{accuracy, agreement};
+    let content = std::fs::read_to_string(&args.texts)
+        .map_err(|e| Error::BadFile { file: args.texts.display().to_string(), reason: e.to_string() })?;
+    let labelled: Vec<(String, String)> = content
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(label, text)| (label.to_string(), text.to_string()))
+        .collect();
+    if labelled.is_empty() {
+        return Err(Error::Input(format!("{} holds no `label<TAB>text` lines", args.texts.display())));
+    }
+    let first = explainer(&args.model)?;
+    let mut report = serde_json::json!({ "model": args.model.model.display().to_string(), "quant": first.model().quant,
+        "accuracy": accuracy(first.model(), &labelled)? });
+    if let Some(other_path) = &args.other {
+        let other = explainer(&args::ModelArgs { model: other_path.clone(), lm_head: None })?;
+        let texts: Vec<String> = labelled.iter().take(args.agreement_texts).map(|(_, t)| t.clone()).collect();
+        report["other"] = serde_json::json!({ "model": other_path.display().to_string(), "quant": other.model().quant,
+            "accuracy": accuracy(other.model(), &labelled)? });
+        report["dls_word_agreement"] = serde_json::to_value(agreement(&first, &other, &texts, &Default::default())?)
+            .map_err(|e| Error::Input(e.to_string()))?;
+    }
+    if args.json {
+        print::json(&report)?;
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))?);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn pack(args: args::PackArgs) -> Result<ExitCode> {

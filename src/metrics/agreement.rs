@@ -1,0 +1,135 @@
+//! How well a model classifies labelled texts, and how much two models (say f32 and
+//! quantized) agree on their explanations: the proof that quantization keeps both.
+
+use crate::error::{Error, Result};
+use crate::explain::Explainer;
+use crate::gradients::argmax;
+use crate::model::SequenceClassifier;
+use crate::options::Options;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Accuracy {
+    pub texts: usize,
+    pub accuracy: f32,
+    pub macro_f1: f32,
+}
+
+/// Accuracy and macro-F1 over `(label, text)` pairs; labels are matched to the model's
+/// class names. Texts are classified in padded batches.
+pub fn accuracy(model: &crate::model::Model, labelled: &[(String, String)]) -> Result<Accuracy> {
+    let classes = model.labels.len();
+    let mut gold = Vec::with_capacity(labelled.len());
+    let mut sequences = Vec::with_capacity(labelled.len());
+    for (label, text) in labelled {
+        let index = model.labels.iter().position(|l| l == label).ok_or_else(|| {
+            Error::Input(format!("label `{label}` is not a class of this model ({})", model.labels.join(", ")))
+        })?;
+        gold.push(index);
+        sequences.push(model.text.encode(text)?.iter().map(|t| t.id).collect::<Vec<u32>>());
+    }
+    // Similar lengths together keep padding small.
+    let mut order: Vec<usize> = (0..sequences.len()).collect();
+    order.sort_by_key(|&i| sequences[i].len());
+    let mut predicted = vec![0usize; sequences.len()];
+    for chunk in order.chunks(32) {
+        let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| sequences[i].clone()).collect();
+        for (&i, logits) in chunk.iter().zip(model.logits_batch(&batch)?) {
+            predicted[i] = argmax(&logits);
+        }
+    }
+    let correct = gold.iter().zip(&predicted).filter(|(g, p)| g == p).count();
+    let mut f1_sum = 0f32;
+    for c in 0..classes {
+        let tp = gold.iter().zip(&predicted).filter(|(g, p)| **g == c && **p == c).count() as f32;
+        let fp = gold.iter().zip(&predicted).filter(|(g, p)| **g != c && **p == c).count() as f32;
+        let fn_ = gold.iter().zip(&predicted).filter(|(g, p)| **g == c && **p != c).count() as f32;
+        f1_sum += if tp == 0.0 { 0.0 } else { 2.0 * tp / (2.0 * tp + fp + fn_) };
+    }
+    Ok(Accuracy {
+        texts: gold.len(),
+        accuracy: correct as f32 / gold.len().max(1) as f32,
+        macro_f1: f1_sum / classes.max(1) as f32,
+    })
+}
+
+/// Spearman rank correlation (average ranks for ties); NaN when either side is constant.
+pub fn spearman(a: &[f32], b: &[f32]) -> f32 {
+    fn ranks(v: &[f32]) -> Vec<f32> {
+        let mut order: Vec<usize> = (0..v.len()).collect();
+        order.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+        let mut r = vec![0f32; v.len()];
+        let mut i = 0;
+        while i < order.len() {
+            let mut j = i;
+            while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+                j += 1;
+            }
+            let mean = (i + j) as f32 / 2.0;
+            for k in i..=j {
+                r[order[k]] = mean;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = a.len() as f32;
+    let (ma, mb) = (ra.iter().sum::<f32>() / n, rb.iter().sum::<f32>() / n);
+    let cov: f32 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f32 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f32 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Agreement {
+    pub texts: usize,
+    /// Mean Spearman correlation of word saliency over texts with at least 3 words.
+    pub mean_spearman: f32,
+    pub min_spearman: f32,
+    /// Share of texts where both models predict the same class.
+    pub same_prediction: f32,
+}
+
+/// Explains every text with both explainers (same options, each its own predicted class
+/// unless the options fix one) and compares their word saliency.
+pub fn agreement(a: &Explainer, b: &Explainer, texts: &[String], options: &Options) -> Result<Agreement> {
+    let options = Options { faithfulness: false, ..options.clone() };
+    let (mut sum, mut min, mut counted, mut same) = (0f32, f32::INFINITY, 0usize, 0usize);
+    for text in texts {
+        let (ea, eb) = (a.explain(text, &options, false)?, b.explain(text, &options, false)?);
+        same += (ea.predicted == eb.predicted) as usize;
+        let wa: Vec<f32> = ea.words.iter().map(|w| w.saliency).collect();
+        let wb: Vec<f32> = eb.words.iter().map(|w| w.saliency).collect();
+        if wa.len() >= 3 && wa.len() == wb.len() {
+            let rho = spearman(&wa, &wb);
+            if rho.is_finite() {
+                sum += rho;
+                min = min.min(rho);
+                counted += 1;
+            }
+        }
+    }
+    Ok(Agreement {
+        texts: texts.len(),
+        mean_spearman: sum / counted.max(1) as f32,
+        min_spearman: min,
+        same_prediction: same as f32 / texts.len().max(1) as f32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_on_hand_worked_cases() {
+        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-6);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-6);
+        // ranks [1,2,3,4] vs [2,1,4,3]: d^2 = 4, rho = 1 - 6*4/(4*15) = 0.6
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[2.0, 1.0, 4.0, 3.0]) - 0.6).abs() < 1e-6);
+        // ties get average ranks
+        assert!((spearman(&[1.0, 1.0, 2.0], &[1.0, 1.0, 2.0]) - 1.0).abs() < 1e-6);
+    }
+}
