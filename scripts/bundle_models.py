@@ -11,6 +11,7 @@ Re-running only redoes what changed. Standard library only.
 Usage: python3 scripts/bundle_models.py --saliency PATH/TO/saliency [--out www/models]
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -59,12 +60,15 @@ def main() -> None:
                             "--out", str(packed)], check=True)
             stamp.write_text(model["quant"] + "\n")
         size = packed.stat().st_size
+        digest = hashlib.sha256(packed.read_bytes()).hexdigest()
         entries.append({
             "name": model["name"],
             "title": model["title"],
             "description": model["description"],
             "example": model["example"],
-            "files": {"model.gguf": packed.name},
+            # The content hash in the URL keeps browsers' Cache API copies from going stale.
+            "files": {"model.gguf": f"{packed.name}?v={digest[:16]}"},
+            "sha256": digest,
             "size": size,
             "quant": model["quant"],
             "labels": card["labels"],
