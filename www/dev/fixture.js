@@ -6,6 +6,7 @@
 import { LayerSaliencyHeatmapElement } from '../elements/layer-saliency-heatmap.js';
 import { LayerSaliencyLayersElement } from '../elements/layer-saliency-layers.js';
 import { LayerSaliencyMetricsElement } from '../elements/layer-saliency-metrics.js';
+import { h } from '../lib/dom.js';
 
 LayerSaliencyHeatmapElement.define();
 LayerSaliencyLayersElement.define();
@@ -45,16 +46,6 @@ function adoptPageStyles() {
   document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 }
 
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === 'text') el.textContent = String(v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) if (c != null) el.append(c);
-  return el;
-}
 
 // --- the hostile explanation ------------------------------------------------------------------
 

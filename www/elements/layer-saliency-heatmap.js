@@ -10,6 +10,7 @@
 import { colorFor, textColorFor, scaleOf, legendGradient } from '../lib/palette.js';
 import { segments, tokenItems, wordItems } from '../lib/spans.js';
 import { fmtScore, fmtProb } from '../lib/format.js';
+import { adoptStyles, h } from '../lib/dom.js';
 
 /** Fired when a word/token is pointed at or focused; `index` is null when it is left. */
 export class LayerSaliencyHoverEvent extends Event {
@@ -72,33 +73,6 @@ const CSS = `
 .empty { color: var(--_muted); font-style: italic; margin: 0; }
 `;
 
-let sharedSheet = null;
-function adoptStyles(root) {
-  try {
-    if (!sharedSheet) {
-      sharedSheet = new CSSStyleSheet();
-      sharedSheet.replaceSync(CSS);
-    }
-    root.adoptedStyleSheets = [sharedSheet];
-    return;
-  } catch {
-    // no constructable stylesheets: fall back to a <style> element
-  }
-  const style = document.createElement('style');
-  style.textContent = CSS;
-  root.append(style);
-}
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === 'text') el.textContent = String(v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) if (c != null) el.append(c);
-  return el;
-}
 
 function findLayer(explanation, n) {
   const layers = explanation?.layers;
@@ -144,7 +118,7 @@ export class LayerSaliencyHeatmapElement extends HTMLElement {
   constructor() {
     super();
     this.#root = this.attachShadow({ mode: 'open' });
-    adoptStyles(this.#root);
+    adoptStyles(this.#root, CSS);
     this.#base = h('div', { part: 'base', class: 'wrap' });
     this.#tip = h('div', { part: 'tooltip', class: 'tooltip', role: 'tooltip', id: 'tip', hidden: true });
     this.#root.append(this.#base);

@@ -13,6 +13,7 @@
 import { colorFor, textColorFor, scaleOf, legendGradient } from '../lib/palette.js';
 import { wordItems } from '../lib/spans.js';
 import { fmtScore, fmtCompact, fmtFixed, fmtProb } from '../lib/format.js';
+import { adoptStyles, h } from '../lib/dom.js';
 
 /** Fired when the user picks a layer (chart point, grid row or cell). */
 export class LayerSaliencySelectEvent extends Event {
@@ -110,33 +111,6 @@ table.grid { border-collapse: separate; border-spacing: 0; font-size: .8rem; lin
 .tok .p { color: #aeb6c4; margin-left: .35em; white-space: nowrap; }
 `;
 
-let sharedSheet = null;
-function adoptStyles(root) {
-  try {
-    if (!sharedSheet) {
-      sharedSheet = new CSSStyleSheet();
-      sharedSheet.replaceSync(CSS);
-    }
-    root.adoptedStyleSheets = [sharedSheet];
-    return;
-  } catch {
-    // no constructable stylesheets: fall back to a <style> element
-  }
-  const style = document.createElement('style');
-  style.textContent = CSS;
-  root.append(style);
-}
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === 'text') el.textContent = String(v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) if (c != null) el.append(c);
-  return el;
-}
 
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
@@ -199,7 +173,7 @@ export class LayerSaliencyLayersElement extends HTMLElement {
   constructor() {
     super();
     this.#root = this.attachShadow({ mode: 'open' });
-    adoptStyles(this.#root);
+    adoptStyles(this.#root, CSS);
     this.#base = h('div', { part: 'base', class: 'base' });
     this.#tip = h('div', { part: 'tooltip', class: 'tooltip', role: 'tooltip', id: 'tip', hidden: true });
     this.#root.append(this.#base);

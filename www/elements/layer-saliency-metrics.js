@@ -9,6 +9,7 @@
 //        integrated-gradients, timing, timing-table, notes, model.
 
 import { fmtScore, fmtFixed, fmtProb, fmtMs } from '../lib/format.js';
+import { adoptStyles, h } from '../lib/dom.js';
 
 /** Fired when the class list is expanded or collapsed. */
 export class LayerSaliencyToggleEvent extends Event {
@@ -80,33 +81,6 @@ figcaption { font-size: .75rem; color: var(--_muted); margin-top: .3rem; line-he
 .kv dd { margin: 0; font-variant-numeric: tabular-nums; }
 `;
 
-let sharedSheet = null;
-function adoptStyles(root) {
-  try {
-    if (!sharedSheet) {
-      sharedSheet = new CSSStyleSheet();
-      sharedSheet.replaceSync(CSS);
-    }
-    root.adoptedStyleSheets = [sharedSheet];
-    return;
-  } catch {
-    // no constructable stylesheets: fall back to a <style> element
-  }
-  const style = document.createElement('style');
-  style.textContent = CSS;
-  root.append(style);
-}
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === 'text') el.textContent = String(v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) if (c != null) el.append(c);
-  return el;
-}
 
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
@@ -150,7 +124,7 @@ export class LayerSaliencyMetricsElement extends HTMLElement {
   constructor() {
     super();
     this.#root = this.attachShadow({ mode: 'open' });
-    adoptStyles(this.#root);
+    adoptStyles(this.#root, CSS);
     this.#base = h('div', { part: 'base', class: 'base' });
     this.#root.append(this.#base);
   }

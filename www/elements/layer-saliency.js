@@ -4,6 +4,7 @@
 // state; the finished explanation is the `result` property and a `layer-saliency-result`
 // event whose detail is the Explanation JSON (the schema of `saliency explain --json`).
 import { ModelClient } from '../lib/worker-client.js';
+import { adoptStyles } from '../lib/dom.js';
 import { LayerSaliencyHeatmapElement } from './layer-saliency-heatmap.js';
 import { LayerSaliencyLayersElement } from './layer-saliency-layers.js';
 import { LayerSaliencyMetricsElement } from './layer-saliency-metrics.js';
@@ -164,7 +165,6 @@ export class LayerSaliencyElement extends HTMLElement {
 
   #build() {
     const ui = this.#ui;
-    const style = el('style', { text: STYLE });
     ui.modelSelect = el('select', { 'aria-label': 'Model' });
     ui.files = el('input', { type: 'file', multiple: true, hidden: true, accept: '.gguf,.json,.safetensors' });
     ui.openFiles = el('button', { className: 'secondary', type: 'button', text: 'Open model files…' });
@@ -210,7 +210,8 @@ export class LayerSaliencyElement extends HTMLElement {
       el('section', {}, [el('h3', { text: 'Layer by layer' }), ui.layers]),
       el('section', {}, [ui.metrics]),
     ]);
-    this.shadowRoot.replaceChildren(style, ui.root);
+    this.shadowRoot.replaceChildren(ui.root);
+    adoptStyles(this.shadowRoot, STYLE);
 
     ui.textarea.value = this.text;
     ui.textarea.addEventListener('input', () => {

@@ -1,0 +1,37 @@
+// Small DOM helpers shared by the elements. Text only ever goes in through textContent
+// and attribute values; nothing here parses markup.
+
+const sheets = new Map();
+
+/** Gives a shadow root the stylesheet `css`, shared between instances (constructable
+ * stylesheets, which a strict CSP allows); falls back to a <style> element. */
+export function adoptStyles(root, css) {
+  try {
+    let sheet = sheets.get(css);
+    if (!sheet) {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      sheets.set(css, sheet);
+    }
+    root.adoptedStyleSheets = [sheet];
+    return;
+  } catch {
+    // no constructable stylesheets: fall back to a <style> element
+  }
+  const style = document.createElement('style');
+  style.textContent = css;
+  root.append(style);
+}
+
+/** createElement with attributes (`text` sets textContent; true -> empty attribute;
+ * null/false are skipped) and children. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === 'text') el.textContent = String(v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c != null) el.append(c);
+  return el;
+}
