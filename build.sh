@@ -66,8 +66,9 @@ models() {
 }
 
 site_models() {
-    step "bundled models -> www/models"
-    python3 scripts/bundle_models.py
+    native
+    step "bundled models -> www/models (packed with saliency pack)"
+    python3 scripts/bundle_models.py --saliency "$CARGO_TARGET_DIR/release/saliency"
 }
 
 wasm() {
