@@ -207,3 +207,31 @@ test('a corrupt model file shows an error and the page keeps working', { timeout
   assert.equal(again.model.name, MODEL);
   await context.close();
 });
+
+test('a Hugging Face repo with the LM head of its base loads by URL (mock hub) and explains', { timeout: 300000 }, async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await firstResult(page);
+  const wait = nextResult(page);
+  await page.evaluate((hub) => {
+    const app = document.getElementById('app');
+    app.setAttribute('hub-url', hub);
+    app.setAttribute('text', 'this movie was not good , but the acting was great !');
+    app.loadFromHub('test/distilbert-cls', 'test/distilbert-mlm');
+  }, server.hub);
+  const result = await wait;
+  assert.equal(result.model.name, 'test/distilbert-cls + test/distilbert-mlm');
+  assert.equal(result.model.decoder, 'distilbert_mlm');
+  assert.deepEqual(result.labels, ['negative', 'neutral', 'positive']);
+  const description = await page.evaluate(() => document.getElementById('app').shadowRoot.querySelector('[part=model-description]').textContent);
+  assert.match(description, /MB\)/, 'the download size is told');
+  // A repo the hub does not have: a clear error, and the loaded model stays.
+  const error = page.evaluate(() => new Promise((resolve) => {
+    document.getElementById('app').addEventListener('layer-saliency-error', (e) => resolve(e.message), { once: true });
+  }));
+  await page.evaluate(() => document.getElementById('app').loadFromHub('test/missing'));
+  assert.match(await error, /cannot be fetched/);
+  const again = nextResult(page);
+  await page.evaluate(() => document.getElementById('app').explain());
+  assert.equal((await again).model.decoder, 'distilbert_mlm');
+  await context.close();
+});

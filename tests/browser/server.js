@@ -6,6 +6,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../www');
+const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../golden');
+
+// A stand-in for the Hugging Face Hub's URL layout, /hub/<org>/<repo>/resolve/main/<file>,
+// serving the small golden checkpoints (the real Hub cannot be reached from here).
+const HUB_REPOS = {
+  'test/distilbert-cls': 'distilbert/classifier',
+  'test/distilbert-mlm': 'distilbert/lm_head',
+};
+
+function hubFile(pathname) {
+  const m = pathname.match(/^\/hub\/([^/]+\/[^/]+)\/resolve\/main\/([^/]+)$/);
+  const dir = m && HUB_REPOS[m[1]];
+  return dir ? path.join(GOLDEN, dir, m[2]) : null;
+}
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -21,20 +35,21 @@ const TYPES = {
 export function serve(prefix = '/demo/') {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
-    if (!url.pathname.startsWith(prefix)) {
+    const fromHub = url.pathname.startsWith('/hub/');
+    if (!url.pathname.startsWith(prefix) && !fromHub) {
       res.writeHead(404).end('not found');
       return;
     }
     let rel = decodeURIComponent(url.pathname.slice(prefix.length)) || 'index.html';
     if (rel.endsWith('/')) rel += 'index.html';
-    const file = path.resolve(ROOT, rel);
+    const file = fromHub ? hubFile(url.pathname) || '/nonexistent' : path.resolve(ROOT, rel);
     let stat;
     try {
       stat = statSync(file);
     } catch {
       stat = null;
     }
-    if (!file.startsWith(ROOT + path.sep) || !stat?.isFile()) {
+    if (!(file.startsWith(ROOT + path.sep) || file.startsWith(GOLDEN + path.sep)) || !stat?.isFile()) {
       res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>not found</h1>');
       return;
     }
@@ -43,12 +58,17 @@ export function serve(prefix = '/demo/') {
       'content-length': stat.size,
       'cache-control': 'no-store',
     });
-    createReadStream(file).pipe(res);
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
   });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address();
-      resolve({ url: `http://127.0.0.1:${port}${prefix}`, close: () => new Promise((r) => server.close(r)) });
+      resolve({
+        url: `http://127.0.0.1:${port}${prefix}`,
+        hub: `http://127.0.0.1:${port}/hub`,
+        close: () => new Promise((r) => server.close(r)),
+      });
     });
   });
 }

@@ -89,7 +89,7 @@ export class LayerSaliencyElement extends HTMLElement {
     if (!registry.get(tag)) registry.define(tag, this);
   }
 
-  static observedAttributes = ['agg', 'contrast', 'granularity', 'layer', 'method', 'model', 'models-url', 'target', 'text'];
+  static observedAttributes = ['agg', 'contrast', 'granularity', 'hub-url', 'layer', 'method', 'model', 'models-url', 'target', 'text'];
 
   #client = null;
   #models = [];
@@ -131,6 +131,11 @@ export class LayerSaliencyElement extends HTMLElement {
   set agg(v) { this.setAttribute('agg', String(v)); }
   get granularity() { return this.getAttribute('granularity') === 'token' ? 'token' : 'word'; }
   set granularity(v) { this.setAttribute('granularity', v === 'token' ? 'token' : 'word'); }
+  /** Where Hugging Face repos are downloaded from (`<hub>/<repo>/resolve/main/<file>`). */
+  get hubUrl() {
+    return (this.getAttribute('hub-url') || 'https://huggingface.co').replace(/\/+$/, '');
+  }
+
   get modelsUrl() {
     return this.getAttribute('models-url') || new URL('../models/index.json', import.meta.url).href;
   }
@@ -160,7 +165,7 @@ export class LayerSaliencyElement extends HTMLElement {
     this.#syncControls();
     if (name === 'model') this.#loadSelected();
     else if (name === 'granularity') this.#render();
-    else if (name !== 'text' && name !== 'models-url') this.explain();
+    else if (name !== 'text' && name !== 'models-url' && name !== 'hub-url') this.explain();
   }
 
   #build() {
@@ -169,10 +174,20 @@ export class LayerSaliencyElement extends HTMLElement {
     ui.files = el('input', { type: 'file', multiple: true, hidden: true, accept: '.gguf,.json,.safetensors' });
     ui.openFiles = el('button', { className: 'secondary', type: 'button', text: 'Open model files…' });
     ui.modelDescription = el('p', { className: 'hint', part: 'model-description' });
+    ui.hubRepo = el('input', { type: 'text', placeholder: 'org/classifier-repo', spellcheck: false, part: 'hub-repo' });
+    ui.hubLm = el('input', { type: 'text', placeholder: 'org/masked-lm-repo (optional)', spellcheck: false, part: 'hub-lm-repo' });
+    ui.hubLoad = el('button', { className: 'secondary', type: 'button', text: 'Load from the Hub', part: 'hub-load' });
+    ui.paperPreset = el('button', { className: 'secondary', type: 'button', text: 'Paper setting (DistilBERT SST-2)', part: 'paper-preset' });
     const modelRow = el('div', { className: 'row', part: 'model-bar advanced' }, [
       el('label', {}, ['Model', ui.modelSelect]),
       ui.openFiles,
       ui.files,
+    ]);
+    const hubRow = el('div', { className: 'row', part: 'hub-bar advanced' }, [
+      el('label', {}, ['Hugging Face classifier', ui.hubRepo]),
+      el('label', {}, ['LM head of its base', ui.hubLm]),
+      ui.hubLoad,
+      ui.paperPreset,
     ]);
     ui.textarea = el('textarea', { 'aria-label': 'Text to explain', part: 'textarea', spellcheck: false });
     ui.explain = el('button', { type: 'button', text: 'Explain', part: 'explain-button' });
@@ -202,6 +217,7 @@ export class LayerSaliencyElement extends HTMLElement {
     ui.metrics = el('layer-saliency-metrics', { part: 'metrics' });
     ui.root = el('div', { part: 'root' }, [
       modelRow,
+      hubRow,
       ui.modelDescription,
       ui.textarea,
       controls,
@@ -237,6 +253,13 @@ export class LayerSaliencyElement extends HTMLElement {
     bind(ui.granularity, 'granularity');
     bind(ui.modelSelect, 'model');
     ui.openFiles.addEventListener('click', () => ui.files.click());
+    ui.hubLoad.addEventListener('click', () => this.loadFromHub(ui.hubRepo.value.trim(), ui.hubLm.value.trim()));
+    ui.paperPreset.addEventListener('click', () => {
+      // Hou & Castanon's setting: the SST-2 DistilBERT decoded by its base model's MLM head.
+      ui.hubRepo.value = 'distilbert/distilbert-base-uncased-finetuned-sst-2-english';
+      ui.hubLm.value = 'distilbert/distilbert-base-uncased';
+      this.loadFromHub(ui.hubRepo.value, ui.hubLm.value);
+    });
     ui.files.addEventListener('change', () => this.#loadFromDisk([...ui.files.files]));
     ui.layers.addEventListener('layer-saliency-select', (e) => {
       this.setAttribute('layer', String(e.layer));
@@ -330,6 +353,40 @@ export class LayerSaliencyElement extends HTMLElement {
       files.push({ role, name: file.name, bytes: await file.arrayBuffer() });
     }
     await this.#load({ name: 'your model', quant: '', files }, null);
+  }
+
+  /**
+   * Loads a classifier (and optionally the LM head of its base) from Hugging Face repos,
+   * telling the download size before any weights are fetched.
+   */
+  async loadFromHub(repo, lmRepo = '') {
+    const valid = /^[\w.-]+(\/[\w.-]+)?$/;
+    if (!valid.test(repo) || (lmRepo && !valid.test(lmRepo))) {
+      this.#fail(new Error('A Hugging Face repo is written like org/name.'));
+      return;
+    }
+    const url = (r, file) => `${this.hubUrl}/${r}/resolve/main/${file}`;
+    const files = ['config.json', 'tokenizer.json', 'model.safetensors'].map((f) => ({ role: f, url: url(repo, f) }));
+    if (lmRepo) {
+      files.push({ role: 'lm_head/config.json', url: url(lmRepo, 'config.json') });
+      files.push({ role: 'lm_head/model.safetensors', url: url(lmRepo, 'model.safetensors') });
+    }
+    this.#status(`Asking ${new URL(this.hubUrl).host} for the size of ${repo}…`, 'busy');
+    let total = 0;
+    for (const f of files) {
+      try {
+        const head = await fetch(f.url, { method: 'HEAD' });
+        if (!head.ok) throw new Error(`HTTP ${head.status}`);
+        total += Number(head.headers.get('content-length')) || 0;
+      } catch (err) {
+        this.#fail(new Error(`${f.url} cannot be fetched (${err.message}); the current model stays.`));
+        return;
+      }
+    }
+    this.#status(`Downloading ${(total / 1e6).toFixed(1)} MB from ${new URL(this.hubUrl).host}…`, 'busy');
+    const name = lmRepo ? `${repo} + ${lmRepo}` : repo;
+    this.#models = this.#models.filter((m) => m.name !== name);
+    await this.#load({ name, quant: '', files }, { description: `${name} from ${this.hubUrl} (${(total / 1e6).toFixed(1)} MB)` });
   }
 
   async #load(model, entry) {
