@@ -366,7 +366,25 @@ export class LayerSaliencyElement extends HTMLElement {
       return;
     }
     const url = (r, file) => `${this.hubUrl}/${r}/resolve/main/${file}`;
-    const files = ['config.json', 'tokenizer.json', 'model.safetensors'].map((f) => ({ role: f, url: url(repo, f) }));
+    const files = ['config.json', 'model.safetensors'].map((f) => ({ role: f, url: url(repo, f) }));
+    // Some fine-tuned repos ship only vocab.txt; the base model's tokenizer.json is the same.
+    const tokenizers = [repo, lmRepo].filter(Boolean).map((r) => url(r, 'tokenizer.json'));
+    let tokenizer = null;
+    for (const candidate of tokenizers) {
+      try {
+        if ((await fetch(candidate, { method: 'HEAD' })).ok) {
+          tokenizer = candidate;
+          break;
+        }
+      } catch {
+        // try the next repo
+      }
+    }
+    if (!tokenizer) {
+      this.#fail(new Error(`${tokenizers[0]} cannot be fetched: the repo needs a tokenizer.json; the current model stays.`));
+      return;
+    }
+    files.push({ role: 'tokenizer.json', url: tokenizer });
     if (lmRepo) {
       files.push({ role: 'lm_head/config.json', url: url(lmRepo, 'config.json') });
       files.push({ role: 'lm_head/model.safetensors', url: url(lmRepo, 'model.safetensors') });
