@@ -27,6 +27,24 @@ pub enum Command {
     /// Test accuracy on labelled texts; with --other, also how far a second model (say a
     /// quantized pack) agrees with this one.
     Accuracy(AccuracyArgs),
+    /// Time each stage of an explanation at several input lengths (medians), with
+    /// integrated gradients at 32 steps on the same engine for comparison.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Input lengths in tokens, special tokens included.
+    #[arg(long, default_value = "16,64,256,512", value_delimiter = ',')]
+    pub lengths: Vec<usize>,
+    /// Timed runs per length (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -41,7 +41,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Grads(args) => grads(args),
         Command::Pack(args) => pack(args),
         Command::Accuracy(args) => accuracy(args),
+        Command::Bench(args) => bench(args),
     }
+}
+
+fn bench(args: args::BenchArgs) -> Result<ExitCode> {
+    let explainer = explainer(&args.model)?;
+    let rows = layer_saliency::metrics::bench::bench(&explainer, &args.lengths, args.repeats.max(1))?;
+    let report = serde_json::json!({
+        "model": args.model.model.display().to_string(),
+        "quant": explainer.model().quant,
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "rows": rows,
+    });
+    if args.json {
+        print::json(&report)?;
+    } else {
+        println!(
+            "{:>7} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>8}",
+            "tokens", "fwd+bwd", "decode", "saliency", "DLS", "faithfulness", "IG-32", "IG/DLS"
+        );
+        for r in &rows {
+            let stage = |s: &str| r.stages_ms.get(s).copied().unwrap_or(f64::NAN);
+            println!(
+                "{:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>12.1} {:>10.1} {:>8.1}",
+                r.tokens,
+                stage("forward_backward"),
+                stage("decode"),
+                stage("saliency"),
+                r.dls_ms,
+                r.faithfulness_ms,
+                r.ig32_ms,
+                r.ig32_over_dls
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn accuracy(args: args::AccuracyArgs) -> Result<ExitCode> {
