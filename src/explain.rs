@@ -9,7 +9,8 @@ use crate::metrics::coherence::{choose_layer, coherence, Coherence};
 use crate::metrics::faithfulness::{faithfulness, Faithfulness};
 use crate::model::heads::{Decoder, DecoderKind};
 use crate::model::input::Token;
-use crate::model::{Model, ModelFiles};
+use crate::model::files::FileSet;
+use crate::model::Model;
 use crate::options::{Aggregation, DecoderChoice, LayerChoice, Method, Options};
 use crate::saliency::baselines::attention::{cls_attention, rollout};
 use crate::saliency::baselines::integrated::{integrated_gradients, IntegratedGradients};
@@ -105,8 +106,12 @@ fn timings_as_object<S: serde::Serializer>(t: &Timings, s: S) -> std::result::Re
 }
 
 impl Explainer {
-    pub fn from_files(files: &ModelFiles<'_>, name: &str) -> Result<Self> {
-        Ok(Self::new(Model::load(files)?, name, "f32"))
+    /// Loads whatever the file set holds (a packed file or Hugging Face files); the
+    /// reported storage format is the model's own.
+    pub fn from_file_set(files: &FileSet, name: &str) -> Result<Self> {
+        let model = Model::from_file_set(files)?;
+        let quant = model.quant.clone();
+        Ok(Self::new(model, name, &quant))
     }
 
     pub fn new(model: Model, name: &str, quant: &str) -> Self {

@@ -4,7 +4,7 @@
 
 use crate::model::files::FileSet;
 use crate::options::OptionsRequest;
-use crate::{Explainer, Model};
+use crate::Explainer;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(start)]
@@ -48,10 +48,8 @@ pub struct WasmExplainer {
 impl WasmExplainer {
     /// Loads the model; the file set is consumed so its bytes are freed after loading.
     #[wasm_bindgen(constructor)]
-    pub fn new(files: ModelFileSet, name: &str, quant: &str) -> Result<WasmExplainer, JsError> {
-        let model = Model::from_file_set(&files.set).map_err(js_error)?;
-        let quant = if quant.is_empty() { model.quant.clone() } else { quant.to_string() };
-        Ok(Self { inner: Explainer::new(model, name, &quant) })
+    pub fn new(files: ModelFileSet, name: &str) -> Result<WasmExplainer, JsError> {
+        Ok(Self { inner: Explainer::from_file_set(&files.set, name).map_err(js_error)? })
     }
 
     /// Explains `text`; `options` is an object with the fields of `OptionsRequest`

@@ -89,8 +89,8 @@ async function load(id, model) {
     files.add(f.role, f.name || f.url || f.role, bytes);
   }
   post(id, PROGRESS, { stage: 'load', message: `loading ${model.name}` });
-  // An empty quant lets the model report how its weights are actually stored.
-  const next = new WasmExplainer(files, model.name, '');
+  // The model reports how its weights are stored (f32, f32+q8_0, ...) itself.
+  const next = new WasmExplainer(files, model.name);
   const previous = explainer;
   explainer = next;
   previous?.free();

@@ -134,9 +134,7 @@ fn load(args: &args::ModelArgs) -> Result<Model> {
 
 fn explainer(args: &args::ModelArgs) -> Result<Explainer> {
     let name = args.model.file_stem().map_or_else(|| args.model.display().to_string(), |n| n.to_string_lossy().into());
-    let model = load(args)?;
-    let quant = model.quant.clone();
-    Ok(Explainer::new(model, &name, &quant))
+    Explainer::from_file_set(&model_dir::read_model_dirs(&args.model, args.lm_head.as_deref())?, &name)
 }
 
 fn explain(args: ExplainArgs) -> Result<ExitCode> {
