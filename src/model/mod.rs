@@ -231,7 +231,15 @@ fn separate_lm_head(lm: &LmParts, classifier: &ModelConfig) -> Result<Decoder> {
 
 /// Attention memory per forward batch, in f32 elements of the (batch, heads, seq, seq)
 /// maps: keeps perturbation batches of long texts from exhausting memory.
-const BATCH_ATTENTION_BUDGET: usize = 8 << 20;
+pub const BATCH_ATTENTION_BUDGET: usize = 8 << 20;
+
+impl Model {
+    /// How many sequences of `seq` tokens one forward batch may hold within
+    /// [`BATCH_ATTENTION_BUDGET`] (at least one).
+    pub fn batch_size_for(&self, seq: usize) -> usize {
+        (BATCH_ATTENTION_BUDGET / (self.config.num_heads * seq * seq).max(1)).max(1)
+    }
+}
 
 /// Anything that maps token-id sequences to class logits: the model, or a toy in tests.
 /// Perturbation methods (occlusion, ERASER metrics) only need this.
@@ -245,7 +253,7 @@ impl SequenceClassifier for Model {
     fn logits_batch(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(sequences.len());
         let longest = sequences.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        let per_batch = (BATCH_ATTENTION_BUDGET / (self.config.num_heads * longest * longest)).max(1);
+        let per_batch = self.batch_size_for(longest);
         for chunk in sequences.chunks(per_batch) {
             let seq = chunk.iter().map(Vec::len).max().unwrap_or(1).max(1);
             let mut ids = Vec::with_capacity(chunk.len() * seq);

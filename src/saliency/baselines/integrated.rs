@@ -20,7 +20,8 @@ pub struct IntegratedGradients {
     pub completeness_error: f32,
 }
 
-/// Interpolated inputs per forward batch (bounds memory on long texts).
+/// Interpolated inputs per forward batch at most; long texts get fewer (the model's
+/// attention-memory budget), since the backward pass keeps every activation of the batch.
 const STEPS_PER_BATCH: usize = 16;
 
 pub fn integrated_gradients(
@@ -40,7 +41,10 @@ pub fn integrated_gradients(
 
     let mut grad_sum = Tensor::zeros((seq, hidden), candle_core::DType::F32, &Device::Cpu)?;
     let alphas: Vec<f32> = (0..steps).map(|i| (i as f32 + 0.5) / steps as f32).collect();
-    for chunk in alphas.chunks(STEPS_PER_BATCH) {
+    // The backward pass keeps several attention-sized tensors per layer: stay well inside
+    // the forward-only budget.
+    let per_batch = (model.batch_size_for(seq) / 4).clamp(1, STEPS_PER_BATCH);
+    for chunk in alphas.chunks(per_batch) {
         let a = Tensor::from_slice(chunk, (chunk.len(), 1, 1), &Device::Cpu)?;
         let inputs = baseline.unsqueeze(0)?.broadcast_add(&a.broadcast_mul(&diff.unsqueeze(0)?)?)?;
         let (grads, _) = input_gradients(model, &inputs, objective)?;
