@@ -10,7 +10,7 @@
 import { colorFor, textColorFor, scaleOf, legendGradient } from '../lib/palette.js';
 import { segments, tokenItems, wordItems } from '../lib/spans.js';
 import { fmtScore, fmtProb } from '../lib/format.js';
-import { adoptStyles, h } from '../lib/dom.js';
+import { adoptStyles, defineElement, h, upgradeProperty } from '../lib/dom.js';
 
 /** Fired when a word/token is pointed at or focused; `index` is null when it is left. */
 export class LayerSaliencyHoverEvent extends Event {
@@ -87,16 +87,7 @@ function quoteLabel(s) {
 export class LayerSaliencyHeatmapElement extends HTMLElement {
   /** Register under `tag` (idempotent). Importing the module registers nothing. */
   static define(tag = 'layer-saliency-heatmap', registry = customElements) {
-    if (!registry.get(tag)) {
-      try {
-        registry.define(tag, this);
-      } catch (err) {
-        // this class already has another tag in this registry: register a subclass
-        if (err?.name !== 'NotSupportedError') throw err;
-        registry.define(tag, class extends this {});
-      }
-    }
-    return this;
+    return defineElement(this, tag, registry);
   }
 
   static get observedAttributes() {
@@ -131,12 +122,7 @@ export class LayerSaliencyHeatmapElement extends HTMLElement {
   }
 
   connectedCallback() {
-    // a property set before the element was upgraded shadows the accessor: re-apply it
-    if (Object.prototype.hasOwnProperty.call(this, 'explanation')) {
-      const value = this.explanation;
-      delete this.explanation;
-      this.explanation = value;
-    }
+    upgradeProperty(this, 'explanation');
     if (!this.hasAttribute('role')) this.setAttribute('role', 'group');
     if (!this.hasAttribute('aria-label')) this.setAttribute('aria-label', 'Saliency heatmap');
     this.#invalidate();

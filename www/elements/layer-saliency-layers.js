@@ -13,7 +13,7 @@
 import { colorFor, textColorFor, scaleOf, legendGradient } from '../lib/palette.js';
 import { wordItems } from '../lib/spans.js';
 import { fmtScore, fmtCompact, fmtFixed, fmtProb } from '../lib/format.js';
-import { adoptStyles, h } from '../lib/dom.js';
+import { adoptStyles, defineElement, h, upgradeProperty } from '../lib/dom.js';
 
 /** Fired when the user picks a layer (chart point, grid row or cell). */
 export class LayerSaliencySelectEvent extends Event {
@@ -133,16 +133,7 @@ const clamp01 = (v) => Math.max(0, Math.min(1, v));
 export class LayerSaliencyLayersElement extends HTMLElement {
   /** Register under `tag` (idempotent). Importing the module registers nothing. */
   static define(tag = 'layer-saliency-layers', registry = customElements) {
-    if (!registry.get(tag)) {
-      try {
-        registry.define(tag, this);
-      } catch (err) {
-        // this class already has another tag in this registry: register a subclass
-        if (err?.name !== 'NotSupportedError') throw err;
-        registry.define(tag, class extends this {});
-      }
-    }
-    return this;
+    return defineElement(this, tag, registry);
   }
 
   static get observedAttributes() {
@@ -186,11 +177,7 @@ export class LayerSaliencyLayersElement extends HTMLElement {
   }
 
   connectedCallback() {
-    if (Object.prototype.hasOwnProperty.call(this, 'explanation')) {
-      const value = this.explanation;
-      delete this.explanation;
-      this.explanation = value;
-    }
+    upgradeProperty(this, 'explanation');
     if (!this.hasAttribute('role')) this.setAttribute('role', 'group');
     if (!this.hasAttribute('aria-label')) this.setAttribute('aria-label', 'Saliency by layer');
     if (typeof ResizeObserver === 'function' && !this.#resize) {

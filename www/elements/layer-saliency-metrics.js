@@ -9,7 +9,7 @@
 //        integrated-gradients, timing, timing-table, notes, model.
 
 import { fmtScore, fmtFixed, fmtProb, fmtMs } from '../lib/format.js';
-import { adoptStyles, h } from '../lib/dom.js';
+import { adoptStyles, defineElement, h, upgradeProperty } from '../lib/dom.js';
 
 /** Fired when the class list is expanded or collapsed. */
 export class LayerSaliencyToggleEvent extends Event {
@@ -99,16 +99,7 @@ const q = (t) => `\u201c${t}\u201d`;
 export class LayerSaliencyMetricsElement extends HTMLElement {
   /** Register under `tag` (idempotent). Importing the module registers nothing. */
   static define(tag = 'layer-saliency-metrics', registry = customElements) {
-    if (!registry.get(tag)) {
-      try {
-        registry.define(tag, this);
-      } catch (err) {
-        // this class already has another tag in this registry: register a subclass
-        if (err?.name !== 'NotSupportedError') throw err;
-        registry.define(tag, class extends this {});
-      }
-    }
-    return this;
+    return defineElement(this, tag, registry);
   }
 
   static get observedAttributes() {
@@ -130,11 +121,7 @@ export class LayerSaliencyMetricsElement extends HTMLElement {
   }
 
   connectedCallback() {
-    if (Object.prototype.hasOwnProperty.call(this, 'explanation')) {
-      const value = this.explanation;
-      delete this.explanation;
-      this.explanation = value;
-    }
+    upgradeProperty(this, 'explanation');
     if (!this.hasAttribute('role')) this.setAttribute('role', 'group');
     if (!this.hasAttribute('aria-label')) this.setAttribute('aria-label', 'Prediction and metrics');
     this.#invalidate();

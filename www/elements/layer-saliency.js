@@ -4,7 +4,7 @@
 // state; the finished explanation is the `result` property and a `layer-saliency-result`
 // event whose detail is the Explanation JSON (the schema of `saliency explain --json`).
 import { ModelClient } from '../lib/worker-client.js';
-import { adoptStyles } from '../lib/dom.js';
+import { adoptStyles, defineElement } from '../lib/dom.js';
 import { LayerSaliencyHeatmapElement } from './layer-saliency-heatmap.js';
 import { LayerSaliencyLayersElement } from './layer-saliency-layers.js';
 import { LayerSaliencyMetricsElement } from './layer-saliency-metrics.js';
@@ -86,7 +86,7 @@ export class LayerSaliencyElement extends HTMLElement {
     LayerSaliencyHeatmapElement.define(undefined, registry);
     LayerSaliencyLayersElement.define(undefined, registry);
     LayerSaliencyMetricsElement.define(undefined, registry);
-    if (!registry.get(tag)) registry.define(tag, this);
+    return defineElement(this, tag, registry);
   }
 
   static observedAttributes = ['agg', 'contrast', 'granularity', 'hub-url', 'layer', 'method', 'model', 'models-url', 'target', 'text'];

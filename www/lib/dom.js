@@ -35,3 +35,27 @@ export function h(tag, attrs = {}, ...children) {
   for (const c of children) if (c != null) el.append(c);
   return el;
 }
+
+/** Registers `cls` under `tag` once. If the class already has another tag in this
+ * registry (browsers refuse one class under two tags), a subclass is registered. */
+export function defineElement(cls, tag, registry = customElements) {
+  if (!registry.get(tag)) {
+    try {
+      registry.define(tag, cls);
+    } catch (err) {
+      if (err?.name !== 'NotSupportedError') throw err;
+      registry.define(tag, class extends cls {});
+    }
+  }
+  return cls;
+}
+
+/** A property set on an element before it was upgraded shadows the class accessor:
+ * take the own value off and set it again through the accessor. */
+export function upgradeProperty(el, name) {
+  if (Object.prototype.hasOwnProperty.call(el, name)) {
+    const value = el[name];
+    delete el[name];
+    el[name] = value;
+  }
+}
