@@ -33,12 +33,16 @@ impl Timings {
     pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
         let start = now_ms();
         let out = f();
-        let took = now_ms() - start;
-        match self.0.iter_mut().find(|(name, _)| name == stage) {
-            Some((_, ms)) => *ms += took,
-            None => self.0.push((stage.to_string(), took)),
-        }
+        self.record(stage, now_ms() - start);
         out
+    }
+
+    /// Adds `ms` (measured elsewhere) under `stage`.
+    pub fn record(&mut self, stage: &str, ms: f64) {
+        match self.0.iter_mut().find(|(name, _)| name == stage) {
+            Some((_, total)) => *total += ms,
+            None => self.0.push((stage.to_string(), ms)),
+        }
     }
 
     pub fn total(&self) -> f64 {

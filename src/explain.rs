@@ -143,8 +143,7 @@ impl Explainer {
         let special: Vec<bool> = tokens.iter().map(|t| t.special).collect();
         let target = options.target.as_ref().map(|c| c.resolve(&model.labels, "target")).transpose()?;
         let contrast = options.contrast.as_ref().map(|c| c.resolve(&model.labels, "contrast")).transpose()?;
-        let lg = timing.time("forward_backward", || {
-            layer_gradients(model, &ids, |logits| {
+        let lg = layer_gradients(model, &ids, |logits| {
                 let class = target.unwrap_or_else(|| argmax(logits));
                 if contrast == Some(class) {
                     return Err(Error::Option {
@@ -153,8 +152,9 @@ impl Explainer {
                     });
                 }
                 Ok(Objective { class, contrast })
-            })
         })?;
+        timing.record("forward", lg.forward_ms);
+        timing.record("backward", lg.backward_ms);
         let input = InputIds { ids: &ids, special: &special };
 
         // Decoded layer saliency at every layer (needed by dls, and by the page's views).

@@ -9,6 +9,7 @@
 //! `hidden_states[0]`. The word-embedding probe sits before that LayerNorm, on the rows
 //! looked up from the table: the input of the embedding-layer baselines.
 
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use candle_core::{DType, Device, IndexOp, Tensor, Var};
@@ -43,6 +44,9 @@ pub struct LayerGradients {
     /// Word-embedding rows `(seq, hidden)` and dy/d(those rows).
     pub word_embeds: Tensor,
     pub word_grads: Tensor,
+    /// Milliseconds of the forward pass (to the explained score) and of the backward pass.
+    pub forward_ms: f64,
+    pub backward_ms: f64,
 }
 
 impl LayerGradients {
@@ -67,6 +71,7 @@ pub fn layer_gradients(
     let probes = (0..=model.num_layers()).map(|_| zeros()).collect::<candle_core::Result<Vec<_>>>()?;
     let probe_tensors: Vec<Tensor> = probes.iter().map(|p| p.as_tensor().clone()).collect();
 
+    let started = now_ms();
     let word_embeds = model.word_embeddings(&ids_t)?;
     let forward = model.forward_embeds(&(&word_embeds + word_probe.as_tensor())?, &mask, Some(&probe_tensors))?;
     let logits_t = forward.logits.i(0)?;
@@ -77,7 +82,9 @@ pub fn layer_gradients(
         y = (y - logits_t.i(other)?)?;
     }
     let score = y.to_scalar::<f32>()?;
+    let forward_done = now_ms();
     let grads = y.backward()?;
+    let backward_done = now_ms();
 
     let grad_of = |probe: &Var, layer: usize| -> Result<Tensor> {
         Ok(grads.get(probe.as_tensor()).ok_or(Error::NoGradient { layer })?.i(0)?)
@@ -93,6 +100,8 @@ pub fn layer_gradients(
         attentions: forward.encoder.attentions.iter().map(squeeze).collect::<Result<_>>()?,
         word_embeds: squeeze(&word_embeds)?,
         word_grads: grad_of(&word_probe, 0)?,
+        forward_ms: forward_done - started,
+        backward_ms: backward_done - forward_done,
     })
 }
 

@@ -67,6 +67,17 @@ impl WasmExplainer {
         serde_json::to_string(&explanation).map_err(|e| JsError::new(&e.to_string()))
     }
 
+    /// Times the explanation pipeline at each input length in `lengths` (tokens), as
+    /// `saliency bench` does natively (integrated gradients only when `with_ig`). Returns
+    /// the rows as JSON.
+    #[wasm_bindgen(js_name = benchJson)]
+    pub fn bench_json(&self, lengths: Vec<u32>, repeats: u32, with_ig: bool) -> Result<String, JsError> {
+        let lengths: Vec<usize> = lengths.into_iter().map(|n| n as usize).collect();
+        let rows = crate::metrics::bench::bench(&self.inner, &lengths, repeats.max(1) as usize, with_ig)
+            .map_err(js_error)?;
+        serde_json::to_string(&rows).map_err(|e| JsError::new(&e.to_string()))
+    }
+
     /// Labels, layer count and decoder of the loaded model, as JSON.
     #[wasm_bindgen(js_name = infoJson)]
     pub fn info_json(&self) -> String {

@@ -6,6 +6,9 @@ export const LOAD = 'load';
 /** Page -> worker: explain a text. Fields: text, options (see OptionsRequest in src/options.rs). */
 export const EXPLAIN = 'explain';
 
+/** Page -> worker: time the pipeline (dev/bench.html). Fields: lengths (tokens), repeats, ig. */
+export const BENCH = 'bench';
+
 /** Worker -> page: a step is under way. Fields: stage, message, loaded, total (bytes, when known). */
 export const PROGRESS = 'progress';
 /** Worker -> page: the request finished. Fields: result (load: model info; explain: Explanation). */

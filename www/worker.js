@@ -3,12 +3,13 @@
 // requests. A failed load keeps the previous model; a trap in the wasm is reported as
 // fatal so the page can start a fresh worker.
 import init, { ModelFileSet, WasmExplainer } from './pkg/layer_saliency.js';
-import { LOAD, EXPLAIN, PROGRESS, RESULT, ERROR } from './protocol.js';
+import { LOAD, EXPLAIN, BENCH, PROGRESS, RESULT, ERROR } from './protocol.js';
 
 const CACHE_NAME = 'layer-saliency-models-v1';
 let ready = null;
 let explainer = null;
 let poisoned = false;
+let wasmMemory = null;
 
 function post(id, type, fields = {}) {
   self.postMessage({ id, type, ...fields });
@@ -80,7 +81,7 @@ async function download(id, file, index, count) {
 }
 
 async function load(id, model) {
-  await (ready ??= init());
+  wasmMemory = (await (ready ??= init())).memory;
   const files = new ModelFileSet();
   const list = model.files || [];
   for (let i = 0; i < list.length; i++) {
@@ -103,6 +104,14 @@ function explain(id, text, options) {
   return JSON.parse(explainer.explainJson(text, options || {}));
 }
 
+/** Benchmark rows plus the wasm memory size, which never shrinks: the peak of the run. */
+function bench(id, { lengths, repeats, ig }) {
+  if (!explainer) throw new Error('no model is loaded yet');
+  post(id, PROGRESS, { stage: 'bench', message: `timing ${lengths.join(', ')} tokens` });
+  const rows = JSON.parse(explainer.benchJson(Uint32Array.from(lengths), repeats || 5, Boolean(ig)));
+  return { rows, peak_wasm_mb: wasmMemory.buffer.byteLength / (1 << 20) };
+}
+
 self.onmessage = async (event) => {
   const { id, type } = event.data || {};
   if (poisoned) {
@@ -113,6 +122,7 @@ self.onmessage = async (event) => {
     let result;
     if (type === LOAD) result = await load(id, event.data.model);
     else if (type === EXPLAIN) result = explain(id, event.data.text, event.data.options);
+    else if (type === BENCH) result = bench(id, event.data);
     else throw new Error(`unknown request type ${type}`);
     post(id, RESULT, { result });
   } catch (err) {

@@ -9,6 +9,7 @@ pub mod encoder;
 pub mod files;
 pub mod heads;
 pub mod input;
+pub mod int8;
 pub mod ops;
 pub mod pack;
 pub mod weights;

@@ -3,18 +3,36 @@
 //! record no gradient and must never appear on the path from the input to the logits.
 
 use super::config::Activation;
+use super::int8::Int8Matrix;
 use super::weights::Scope;
 use crate::error::Result;
-use candle_core::quantized::QTensor;
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor, D};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The weight matrix of a linear layer, (out, in) as HF stores it.
 #[derive(Debug, Clone)]
 pub enum LinearWeight {
     F32(Tensor),
-    /// Block-quantized (GGUF): the forward pass runs candle's quantized kernels.
-    Quantized(Arc<QTensor>),
+    /// Block-quantized (GGUF): runs the int8 kernel of [`super::int8`].
+    Quantized(Arc<Int8Weight>),
+}
+
+/// A quantized weight W (out, in) as the int8 kernel uses it, with W^T for the backward
+/// pass built on first need (the decoder, which is never differentiated, never pays for it).
+#[derive(Debug)]
+pub struct Int8Weight {
+    forward: Int8Matrix,
+    backward: OnceLock<Int8Matrix>,
+}
+
+impl Int8Weight {
+    pub fn new(forward: Int8Matrix) -> Self {
+        Self { forward, backward: OnceLock::new() }
+    }
+
+    pub fn matrix(&self) -> &Int8Matrix {
+        &self.forward
+    }
 }
 
 /// `y = x W^T + b` over the last dimension, with W stored as HF does: (out, in).
@@ -52,16 +70,36 @@ impl Linear {
     pub fn out_dim(&self) -> usize {
         match &self.weight {
             LinearWeight::F32(w) => w.dim(0).unwrap_or(0),
-            LinearWeight::Quantized(q) => q.shape().dims()[0],
+            LinearWeight::Quantized(q) => q.forward.rows(),
         }
     }
 }
 
-/// x W^T with a quantized W: candle's quantized matmul forward (which records no
-/// gradient by itself), and a backward pass that multiplies the incoming gradient by the
-/// dequantized W, so dy/dx flows through quantized layers exactly as through f32 ones
-/// with the same (dequantized) weights. No gradient is computed for W.
-struct QuantizedLinear(Arc<QTensor>);
+/// x W^T with a quantized W through the int8 kernel (an op candle records no gradient
+/// for by itself), with a backward pass that multiplies the incoming gradient by W, in
+/// int8 too (W^T re-quantized along the output dimension): dy/dx flows through quantized
+/// layers as through f32 ones. No gradient is computed for W.
+struct QuantizedLinear(Arc<Int8Weight>);
+
+/// Applies `matrix` to the rows of a contiguous f32 tensor of shape (..., cols).
+fn int8_rows(matrix: &Int8Matrix, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("quantized linear: expected an f32 input")
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("quantized linear: input must be contiguous")
+    };
+    let dims = layout.shape().dims();
+    let cols = *dims.last().unwrap_or(&0);
+    if cols != matrix.cols() {
+        candle_core::bail!("quantized linear: input has {cols} features, the weight takes {}", matrix.cols())
+    }
+    let rows = if cols == 0 { 0 } else { (end - start) / cols };
+    let out = matrix.matmul_t(&data[start..end], rows);
+    let mut out_dims = dims.to_vec();
+    *out_dims.last_mut().unwrap() = matrix.rows();
+    Ok((CpuStorage::F32(out), Shape::from(out_dims)))
+}
 
 impl CustomOp1 for QuantizedLinear {
     fn name(&self) -> &'static str {
@@ -69,13 +107,25 @@ impl CustomOp1 for QuantizedLinear {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.0.as_ref().cpu_fwd(storage, layout)
+        int8_rows(&self.0.forward, storage, layout)
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        // dy/dx = g W, W (out, in) dequantized on the fly (no f32 copy is kept in memory).
-        let w = self.0.dequantize(grad.device())?;
-        Ok(Some(grad.broadcast_matmul(&w)?))
+        let w_t = self.0.backward.get_or_init(|| self.0.forward.transposed());
+        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&QuantizedLinearInput(w_t))?))
+    }
+}
+
+/// g W for the backward pass: the rows of g times the stored W^T.
+struct QuantizedLinearInput<'a>(&'a Int8Matrix);
+
+impl CustomOp1 for QuantizedLinearInput<'_> {
+    fn name(&self) -> &'static str {
+        "quantized-linear-input-gradient"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        int8_rows(self.0, storage, layout)
     }
 }
 
@@ -122,26 +172,34 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::quantized::GgmlDType;
     use candle_core::{Device, Var};
 
-    /// One quantized layer: the backward pass gives exactly dy/dx = g W_deq, where W_deq is
-    /// the dequantized weight (y = sum(c * (x W^T)) so g = c).
+    /// One quantized layer: forward x W^T and backward g W agree with the f32 products of
+    /// the dequantized weight up to the 8-bit rounding of x and g (y = sum(c * (x W^T)),
+    /// so g = c). The gradient must not vanish: candle records none for its own op.
     #[test]
-    fn quantized_linear_backward_multiplies_by_the_dequantized_weight() -> Result<()> {
+    fn quantized_linear_is_differentiable_through_the_int8_kernel() -> Result<()> {
         let dev = Device::Cpu;
         let w = Tensor::arange(0f32, 64.0 * 32.0, &dev)?.affine(0.013, -0.4)?.sin()?.reshape((64, 32))?;
-        let q = Arc::new(QTensor::quantize(&w, GgmlDType::Q8_0)?);
-        let w_deq = q.dequantize(&dev)?;
-        let layer = Linear::new(LinearWeight::Quantized(q), None);
+        let matrix = Int8Matrix::quantize(&w.flatten_all()?.to_vec1::<f32>()?, 64, 32);
+        let w_deq = Tensor::from_vec(matrix.dequantize(), (64, 32), &dev)?;
+        let layer = Linear::new(LinearWeight::Quantized(Arc::new(Int8Weight::new(matrix))), None);
         let x =
             Var::from_tensor(&Tensor::arange(0f32, 3.0 * 32.0, &dev)?.affine(0.07, 0.1)?.cos()?.reshape((1, 3, 32))?)?;
         let c = Tensor::arange(0f32, 3.0 * 64.0, &dev)?.affine(0.05, 0.0)?.sin()?.reshape((1, 3, 64))?;
-        let y = (layer.forward(x.as_tensor())? * &c)?.sum_all()?;
+        let out = layer.forward(x.as_tensor())?;
+        // Frobenius error relative to the magnitude of the products (|x| |W|^T), since the
+        // outputs themselves can cancel: the 8-bit rounding of x and g is well under 1%.
+        let norm = |t: &Tensor| -> Result<f32> { Ok(t.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?) };
+        let relative = |got: &Tensor, a: &Tensor, b: &Tensor| -> Result<f32> {
+            Ok(norm(&(got - a.broadcast_matmul(b)?)?)? / norm(&a.abs()?.broadcast_matmul(&b.abs()?)?)?)
+        };
+        let forward_err = relative(&out, x.as_tensor(), &w_deq.t()?)?;
+        assert!(forward_err < 5e-3, "forward differs from x W_deq^T by {forward_err} (relative)");
+        let y = (out * &c)?.sum_all()?;
         let g = y.backward()?.get(x.as_tensor()).expect("a gradient reaches the input").clone();
-        let expected = c.broadcast_matmul(&w_deq)?;
-        let err = (&g - &expected)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(err < 1e-5, "backward differs from g W_deq by {err}");
+        let backward_err = relative(&g, &c, &w_deq)?;
+        assert!(backward_err < 5e-3, "backward differs from g W_deq by {backward_err} (relative)");
         Ok(())
     }
 

@@ -4,25 +4,28 @@
 //! legacy LayerNorm `gamma`/`beta` become `weight`/`bias`. Every lookup checks the shape
 //! against config.json and names the file and tensor when something is wrong.
 
-use super::ops::LinearWeight;
+use super::int8::Int8Matrix;
+use super::ops::{Int8Weight, LinearWeight};
 use crate::error::{Error, Result};
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-/// A stored tensor: plain f32, or block-quantized as read from a GGUF file.
+/// A stored tensor: plain f32, or block-quantized as read from a GGUF file. A quantized
+/// matrix is converted to the int8 kernel's layout once, on first use as a linear weight
+/// (the word-embedding matrix serves both the model's and the tied decoder).
 #[derive(Clone)]
 enum Stored {
     F32(Tensor),
-    Quantized(Arc<QTensor>),
+    Quantized(Arc<QTensor>, OnceLock<Arc<Int8Weight>>),
 }
 
 impl Stored {
     fn dims(&self) -> Vec<usize> {
         match self {
             Stored::F32(t) => t.dims().to_vec(),
-            Stored::Quantized(q) => q.shape().dims().to_vec(),
+            Stored::Quantized(q, _) => q.shape().dims().to_vec(),
         }
     }
 }
@@ -113,7 +116,7 @@ impl Weights {
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         Ok(match self.lookup(name, shape)? {
             Stored::F32(t) => t.clone(),
-            Stored::Quantized(q) => q.dequantize(&Device::Cpu)?,
+            Stored::Quantized(q, _) => q.dequantize(&Device::Cpu)?,
         })
     }
 
@@ -121,7 +124,14 @@ impl Weights {
     pub fn get_matrix(&self, name: &str, shape: &[usize]) -> Result<LinearWeight> {
         Ok(match self.lookup(name, shape)? {
             Stored::F32(t) => LinearWeight::F32(t.clone()),
-            Stored::Quantized(q) => LinearWeight::Quantized(q.clone()),
+            Stored::Quantized(q, int8) => match int8.get() {
+                Some(w) => LinearWeight::Quantized(w.clone()),
+                None => {
+                    let dense = q.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
+                    let matrix = Int8Matrix::quantize(&dense, shape[0], shape[1]);
+                    LinearWeight::Quantized(int8.get_or_init(|| Arc::new(Int8Weight::new(matrix))).clone())
+                }
+            },
         })
     }
 
@@ -144,7 +154,7 @@ impl Weights {
             .values()
             .map(|(s, _)| match s {
                 Stored::F32(_) => "f32".to_string(),
-                Stored::Quantized(q) => format!("{:?}", q.dtype()).to_lowercase(),
+                Stored::Quantized(q, _) => format!("{:?}", q.dtype()).to_lowercase(),
             })
             .collect();
         kinds.sort();
@@ -173,7 +183,7 @@ impl Weights {
                 content.tensor(&mut reader, name, &Device::Cpu).map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
             let stored = match q.dtype() {
                 GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => Stored::F32(q.dequantize(&Device::Cpu)?),
-                _ => Stored::Quantized(Arc::new(q)),
+                _ => Stored::Quantized(Arc::new(q), OnceLock::new()),
             };
             tensors.insert(normalise_name(local), (stored, 0));
         }

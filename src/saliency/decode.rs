@@ -6,7 +6,7 @@
 
 use crate::error::Result;
 use crate::model::heads::Decoder;
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 
 /// One decoded id at one position.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -23,29 +23,78 @@ pub struct DecodedLayer {
     pub positions: Vec<Vec<DecodedToken>>,
 }
 
+/// Rows decoded at once: bounds the logits held in memory to this many rows of the
+/// vocabulary (about 8 MB for 30,522 words) however long the text or deep the model.
+const DECODE_ROWS: usize = 64;
+
 /// Decodes H_0..H_L (each `(seq, hidden)`) and keeps the `k` best ids per position.
 pub fn decode_layers(decoder: &Decoder, hidden: &[Tensor], k: usize) -> Result<Vec<DecodedLayer>> {
-    hidden
-        .iter()
-        .map(|h| {
-            let logits = decoder.forward(&h.detach())?; // (seq, vocab)
-            let max = logits.max_keepdim(D::Minus1)?;
-            let log_norm = (logits.broadcast_sub(&max)?.exp()?.sum_keepdim(D::Minus1)?.log()? + &max)?;
-            let rows = logits.to_vec2::<f32>()?;
-            let log_norm = log_norm.squeeze(1)?.to_vec1::<f32>()?;
-            let positions = rows
-                .iter()
-                .zip(log_norm)
-                .map(|(row, lz)| {
-                    top_k(row, k)
-                        .into_iter()
-                        .map(|(id, logit)| DecodedToken { id, logit, prob: (logit - lz).exp() })
-                        .collect()
-                })
-                .collect();
-            Ok(DecodedLayer { positions })
-        })
-        .collect()
+    let Some(first) = hidden.first() else { return Ok(Vec::new()) };
+    let seq = first.dim(0)?;
+    // Every layer's rows in one matrix, decoded in chunks: the decoder's weights are
+    // streamed once per chunk instead of once per layer.
+    let all = Tensor::cat(hidden, 0)?.detach();
+    let rows = all.dim(0)?;
+    let vocab = decoder.vocab_size();
+    let mut decoded: Vec<Vec<DecodedToken>> = Vec::with_capacity(rows);
+    for start in (0..rows).step_by(DECODE_ROWS) {
+        let len = DECODE_ROWS.min(rows - start);
+        let logits = decoder.forward(&all.narrow(0, start, len)?)?.flatten_all()?.to_vec1::<f32>()?;
+        for row in logits.chunks_exact(vocab) {
+            let lz = log_sum_exp(row);
+            decoded.push(
+                top_k(row, k).into_iter().map(|(id, logit)| DecodedToken { id, logit, prob: (logit - lz).exp() }).collect(),
+            );
+        }
+    }
+    let mut layers = Vec::with_capacity(hidden.len());
+    let mut rest = decoded.into_iter();
+    for _ in hidden {
+        layers.push(DecodedLayer { positions: rest.by_ref().take(seq).collect() });
+    }
+    Ok(layers)
+}
+
+/// log(sum(exp(row))), computed stably (relative to the row's maximum) with a vectorisable
+/// exp: this runs over every logit of every layer, where a libm call per value would cost
+/// as much as the decoding matmul. Lanes are summed in a fixed order, so the result does
+/// not depend on how the compiler vectorises it.
+pub fn log_sum_exp(row: &[f32]) -> f32 {
+    const LANES: usize = 8;
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    if !max.is_finite() {
+        return max;
+    }
+    let mut sums = [0f32; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (s, &v) in sums.iter_mut().zip(chunk) {
+            *s += exp_non_positive(v - max);
+        }
+    }
+    for (s, &v) in sums.iter_mut().zip(tail) {
+        *s += exp_non_positive(v - max);
+    }
+    let total = ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]));
+    max + total.ln()
+}
+
+/// e^x for x <= 0 to about 2 ulp, branch-free (x below -87 gives ~0, as it should):
+/// x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-6 polynomial, 2^n from the bits.
+#[inline(always)]
+fn exp_non_positive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // Adding and removing 1.5 * 2^23 rounds to the nearest integer in f32 arithmetic.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.max(-87.0);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
 /// The `k` largest entries of `row` as (index, value), largest first; ties keep the lower
@@ -67,6 +116,22 @@ pub fn top_k(row: &[f32], k: usize) -> Vec<(u32, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_sum_exp_matches_the_definition() {
+        let row: Vec<f32> = (0..30_001).map(|i| ((i as f32) * 0.37).sin() * 12.0 - (i % 13) as f32).collect();
+        let exact = {
+            let max = row.iter().cloned().fold(f64::NEG_INFINITY, |m, v| m.max(v as f64));
+            max + row.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln()
+        };
+        assert!((log_sum_exp(&row) as f64 - exact).abs() < 1e-5, "{} vs {exact}", log_sum_exp(&row));
+        assert_eq!(log_sum_exp(&[3.0]), 3.0);
+        assert!((log_sum_exp(&[-200.0, 0.0]) - 0.0).abs() < 1e-7);
+        for x in [-87.0f32, -30.0, -5.5, -1.0, -0.3466, -1e-3, 0.0] {
+            let rel = (exp_non_positive(x) as f64 / (x as f64).exp() - 1.0).abs();
+            assert!(rel < 5e-7, "exp({x}) off by {rel}");
+        }
+    }
 
     #[test]
     fn top_k_orders_largest_first() {

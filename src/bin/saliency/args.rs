@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// Timed runs per length (after one warm-up).
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
+    /// Skip integrated gradients (the slowest part of a run).
+    #[arg(long)]
+    pub no_ig: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -47,32 +47,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn bench(args: args::BenchArgs) -> Result<ExitCode> {
     let explainer = explainer(&args.model)?;
-    let rows = layer_saliency::metrics::bench::bench(&explainer, &args.lengths, args.repeats.max(1))?;
+    let rows = layer_saliency::metrics::bench::bench(&explainer, &args.lengths, args.repeats.max(1), !args.no_ig)?;
     let report = serde_json::json!({
         "model": args.model.model.display().to_string(),
         "quant": explainer.model().quant,
-        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "threads": candle_core::utils::get_num_threads(),
         "rows": rows,
     });
     if args.json {
         print::json(&report)?;
     } else {
         println!(
-            "{:>7} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>8}",
-            "tokens", "fwd+bwd", "decode", "saliency", "DLS", "faithfulness", "IG-32", "IG/DLS"
+            "{:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12} {:>9} {:>7}",
+            "tokens", "forward", "fwd(expl)", "backward", "decode", "saliency", "DLS", "faithfulness", "IG-32", "IG/DLS"
         );
         for r in &rows {
             let stage = |s: &str| r.stages_ms.get(s).copied().unwrap_or(f64::NAN);
             println!(
-                "{:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>12.1} {:>10.1} {:>8.1}",
+                "{:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>12.1} {:>9.1} {:>7.1}",
                 r.tokens,
-                stage("forward_backward"),
+                r.forward_ms,
+                stage("forward"),
+                stage("backward"),
                 stage("decode"),
                 stage("saliency"),
                 r.dls_ms,
                 r.faithfulness_ms,
-                r.ig32_ms,
-                r.ig32_over_dls
+                r.ig32_ms.unwrap_or(f64::NAN),
+                r.ig32_over_dls.unwrap_or(f64::NAN)
             );
         }
     }
