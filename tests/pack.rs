@@ -5,12 +5,12 @@ mod common;
 
 use common::*;
 use layer_saliency::gradients::{layer_gradients, LayerGradients, Objective};
-use layer_saliency::model::pack::{pack, Quant};
+use layer_saliency::model::pack::{pack, Quant, QuantPlan};
 use layer_saliency::model::{Model, NamedBytes};
 
 fn packed(case: &str, quant: Quant, name: &str) -> Vec<u8> {
     let golden = Golden::load(case);
-    pack(&golden.files.model_files(), quant, name).unwrap().0
+    pack(&golden.files.model_files(), &QuantPlan::uniform(quant), name).unwrap().0
 }
 
 fn load_packed(bytes: &[u8]) -> Model {
@@ -50,7 +50,7 @@ fn an_f32_pack_loads_back_to_the_same_model() {
 #[test]
 fn quantized_minilm_gradients_match_its_dequantized_weights() {
     let files = Files::read(&minilm_dir(), &[golden_dir("minilm").join("classifier.safetensors")], None);
-    let q8 = pack(&files.model_files(), Quant::Q8_0, "q8_0").unwrap().0;
+    let q8 = pack(&files.model_files(), &QuantPlan::uniform(Quant::Q8_0), "q8_0").unwrap().0;
     let quantized = load_packed(&q8);
     assert!(quantized.quant.contains("q8_0"), "{}", quantized.quant);
     let dequantized = load_packed(&dequantize_gguf(&q8));

@@ -21,6 +21,10 @@ pub const BLOCK: usize = 32;
 /// hundred KB for hidden sizes up to 1,536) stay in cache while every input row passes.
 const COLUMN_CHUNK: usize = 128;
 
+/// Input rows and weight rows per register tile.
+const TILE_ROWS: usize = 4;
+const TILE_COLS: usize = 2;
+
 /// A `rows x cols` matrix in int8 blocks of 32 along each row (rows zero-padded to a whole
 /// number of blocks), one f32 scale per block.
 #[derive(Debug, Clone)]
@@ -49,13 +53,17 @@ fn quantize_row<T: From<i8>>(row: &[f32], values: &mut [T], scales: &mut [f32]) 
     for (b, scale) in scales.iter_mut().enumerate() {
         let start = b * BLOCK;
         let block = &row[start.min(row.len())..(start + BLOCK).min(row.len())];
-        let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+        // Plain comparisons and round-to-even: f32::max and f32::round are libm calls in
+        // wasm (their NaN and tie rules differ from the instructions), and this runs on
+        // every input row of every product.
+        let amax = block.iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
         let d = amax / 127.0;
         let inv = if d != 0.0 { 1.0 / d } else { 0.0 };
         *scale = d;
         for (i, out) in values[start..start + BLOCK].iter_mut().enumerate() {
             let v = block.get(i).copied().unwrap_or(0.0);
-            *out = T::from((v * inv).round().clamp(-127.0, 127.0) as i8);
+            let q = (v * inv).round_ties_even();
+            *out = T::from(if q > 127.0 { 127 } else if q < -127.0 { -127 } else { q as i8 });
         }
     }
 }
@@ -126,19 +134,29 @@ impl Int8Matrix {
         for c0 in (0..n).step_by(COLUMN_CHUNK) {
             let c1 = (c0 + COLUMN_CHUNK).min(n);
             let mut r = 0;
-            while r + 4 <= x.rows {
-                for c in c0..c1 {
-                    tile::<4>(x, r, self, c, blocks, out, n);
-                }
-                r += 4;
+            while r + TILE_ROWS <= x.rows {
+                columns::<TILE_ROWS>(x, r, self, c0, c1, blocks, out);
+                r += TILE_ROWS;
             }
             while r < x.rows {
-                for c in c0..c1 {
-                    tile::<1>(x, r, self, c, blocks, out, n);
-                }
+                columns::<1>(x, r, self, c0, c1, blocks, out);
                 r += 1;
             }
         }
+    }
+}
+
+/// Rows r..r+R against weight rows c0..c1, in tiles of TILE_COLS columns.
+#[inline(always)]
+fn columns<const R: usize>(x: &Int8Rows, r: usize, w: &Int8Matrix, c0: usize, c1: usize, blocks: usize, out: &mut [f32]) {
+    let mut c = c0;
+    while c + TILE_COLS <= c1 {
+        tile::<R, TILE_COLS>(x, r, w, c, blocks, out, w.rows);
+        c += TILE_COLS;
+    }
+    while c < c1 {
+        tile::<R, 1>(x, r, w, c, blocks, out, w.rows);
+        c += 1;
     }
 }
 
@@ -159,31 +177,45 @@ impl Int8Rows {
     }
 }
 
-/// Dot products of input rows r..r+R with weight row c, written to `out[(r + i) * n + c]`.
-/// R is a constant so the row loop unrolls and the accumulators stay in registers; each
-/// weight block is widened once for all R rows.
+/// Dot products of input rows r..r+R with weight rows c..c+C, written to
+/// `out[(r + i) * n + c + j]`. R and C are constants so the loops unroll and the
+/// accumulators stay in registers; each weight block is widened once for all R rows and
+/// each input block loaded once for all C columns.
 #[inline(always)]
-fn tile<const R: usize>(x: &Int8Rows, r: usize, w: &Int8Matrix, c: usize, blocks: usize, out: &mut [f32], n: usize) {
-    debug_assert!((r + R) * blocks * BLOCK <= x.values.len() && (c + 1) * blocks * BLOCK <= w.values.len());
-    let mut acc = [lanes::zero(); R];
+fn tile<const R: usize, const C: usize>(
+    x: &Int8Rows,
+    r: usize,
+    w: &Int8Matrix,
+    c: usize,
+    blocks: usize,
+    out: &mut [f32],
+    n: usize,
+) {
+    debug_assert!((r + R) * blocks * BLOCK <= x.values.len() && (c + C) * blocks * BLOCK <= w.values.len());
+    let mut acc = [[lanes::zero(); C]; R];
     for b in 0..blocks {
-        let wi = c * blocks + b;
-        // SAFETY: wi < w.rows * blocks and (r + i) * blocks + b < x.rows * blocks (the
-        // callers' loops), and each value array holds BLOCK entries per block.
-        let (w_block, dw) = unsafe {
-            (&*(w.values.as_ptr().add(wi * BLOCK) as *const [i8; BLOCK]), *w.scales.get_unchecked(wi))
-        };
-        let wide = lanes::widen(w_block);
-        for (i, a) in acc.iter_mut().enumerate() {
+        // SAFETY: (c + j) * blocks + b < w.rows * blocks and (r + i) * blocks + b <
+        // x.rows * blocks (the callers' loops), and each value array holds BLOCK entries
+        // per block.
+        let wide: [lanes::Wide; C] = std::array::from_fn(|j| {
+            let wi = (c + j) * blocks + b;
+            lanes::widen(unsafe { &*(w.values.as_ptr().add(wi * BLOCK) as *const [i8; BLOCK]) })
+        });
+        let dw: [f32; C] = std::array::from_fn(|j| unsafe { *w.scales.get_unchecked((c + j) * blocks + b) });
+        for (i, row_acc) in acc.iter_mut().enumerate() {
             let xi = (r + i) * blocks + b;
             let (x_block, dx) = unsafe {
                 (&*(x.values.as_ptr().add(xi * BLOCK) as *const [i16; BLOCK]), *x.scales.get_unchecked(xi))
             };
-            *a = lanes::add_block(*a, x_block, &wide, dx * dw);
+            for j in 0..C {
+                row_acc[j] = lanes::add_block(row_acc[j], x_block, &wide[j], dx * dw[j]);
+            }
         }
     }
-    for (i, a) in acc.into_iter().enumerate() {
-        out[(r + i) * n + c] = lanes::sum(a);
+    for (i, row_acc) in acc.into_iter().enumerate() {
+        for (j, a) in row_acc.into_iter().enumerate() {
+            out[(r + i) * n + c + j] = lanes::sum(a);
+        }
     }
 }
 

@@ -2,11 +2,11 @@
 //! the classifier (and sentence head), the encoder and an optional separate LM head, with
 //! the weight matrices block-quantized. `Model::load_packed` reads it back.
 //!
-//! What is quantized: 2-D weight matrices (linear layers and the word-embedding table).
-//! Position and token-type tables, LayerNorms and biases stay f32: they are small and
-//! quantizing them only adds error. A matrix whose rows do not divide into the format's
-//! blocks falls back to the next format that fits (q4k -> q4_0 -> q8_0 -> f32), and the
-//! report says what each tensor became.
+//! What is quantized (see [`QuantPlan`]): the linear layers' matrices and the word-embedding
+//! table, each in its own format, and the position and token-type tables at q8_0.
+//! LayerNorms and biases stay f32: they are tiny and quantizing them only adds error. A
+//! matrix whose rows do not divide into the format's blocks falls back to the next format
+//! that fits (q4k -> q4_0 -> q8_0 -> f32), and the report says what each tensor became.
 
 use super::weights::Weights;
 use super::ModelFiles;
@@ -23,11 +23,12 @@ pub const LM_PREFIX: &str = "lm_head";
 /// Sentence-head metadata carried over unchanged (see `heads.rs`).
 const SENTENCE_HEAD_KEYS: [&str; 3] = ["pooling", "normalize", "labels"];
 
-/// The storage format asked of `pack`.
+/// One storage format of weight matrices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quant {
     F32,
     Q8_0,
+    Q5_0,
     Q4_0,
     Q4K,
 }
@@ -37,12 +38,13 @@ impl Quant {
         Ok(match name {
             "f32" => Self::F32,
             "q8_0" => Self::Q8_0,
+            "q5_0" => Self::Q5_0,
             "q4_0" => Self::Q4_0,
             "q4k" | "q4_k" => Self::Q4K,
             other => {
                 return Err(Error::Option {
                     option: "quant".into(),
-                    reason: format!("`{other}` is not one of f32, q8_0, q4_0, q4k"),
+                    reason: format!("`{other}` is not one of f32, q8_0, q5_0, q4_0, q4k"),
                 })
             }
         })
@@ -53,8 +55,59 @@ impl Quant {
         match self {
             Quant::F32 => &[GgmlDType::F32],
             Quant::Q8_0 => &[GgmlDType::Q8_0, GgmlDType::F32],
+            Quant::Q5_0 => &[GgmlDType::Q5_0, GgmlDType::Q8_0, GgmlDType::F32],
             Quant::Q4_0 => &[GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F32],
             Quant::Q4K => &[GgmlDType::Q4K, GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F32],
+        }
+    }
+}
+
+/// What `pack` stores in which format: the linear layers' matrices, the word-embedding
+/// table (which is also the tied decoder, so the explanations are most sensitive to it),
+/// and the position and token-type tables (q8_0 unless everything is f32).
+///
+/// Written as `MATRICES` or `MATRICES,embeddings=FORMAT`, e.g. `q4_0,embeddings=q5_0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantPlan {
+    pub matrices: Quant,
+    pub embeddings: Quant,
+}
+
+impl QuantPlan {
+    pub fn uniform(quant: Quant) -> Self {
+        Self { matrices: quant, embeddings: quant }
+    }
+
+    pub fn parse(spec: &str) -> Result<Self> {
+        let mut parts = spec.split(',');
+        let matrices = Quant::parse(parts.next().unwrap_or("").trim())?;
+        let mut plan = Self::uniform(matrices);
+        for part in parts {
+            match part.trim().split_once('=') {
+                Some(("embeddings", format)) => plan.embeddings = Quant::parse(format.trim())?,
+                _ => {
+                    return Err(Error::Option {
+                        option: "quant".into(),
+                        reason: format!("`{part}`: expected `embeddings=FORMAT` after the matrices' format"),
+                    })
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The formats to try for tensor `name` of shape `dims`.
+    fn chain(&self, name: &str, dims: &[usize]) -> &'static [GgmlDType] {
+        let matrix = dims.len() == 2 && name.ends_with(".weight");
+        let norm = name.contains("LayerNorm") || name.contains("layer_norm");
+        if !matrix || norm || self.matrices == Quant::F32 && self.embeddings == Quant::F32 {
+            &[GgmlDType::F32]
+        } else if name.contains("position_embeddings") || name.contains("token_type_embeddings") {
+            Quant::Q8_0.chain()
+        } else if name.ends_with("word_embeddings.weight") {
+            self.embeddings.chain()
+        } else {
+            self.matrices.chain()
         }
     }
 }
@@ -68,26 +121,17 @@ pub struct PackReport {
     pub formats: BTreeMap<String, usize>,
 }
 
-fn quantizable(name: &str, dims: &[usize]) -> bool {
-    dims.len() == 2
-        && name.ends_with(".weight")
-        && !name.contains("LayerNorm")
-        && !name.contains("layer_norm")
-        && !name.contains("position_embeddings")
-        && !name.contains("token_type_embeddings")
-}
-
 fn pack_weights(
     weights: &Weights,
     prefix: &str,
-    quant: Quant,
+    plan: &QuantPlan,
     out: &mut Vec<(String, QTensor)>,
     report: &mut PackReport,
 ) -> Result<()> {
     for name in weights.names() {
         let dims = weights.dims(&name).expect("listed name");
         let tensor = weights.get(&name, &dims)?;
-        let chain: &[GgmlDType] = if quantizable(&name, &dims) { quant.chain() } else { &[GgmlDType::F32] };
+        let chain = plan.chain(&name, &dims);
         let row = *dims.last().unwrap_or(&1);
         let dtype = chain.iter().copied().find(|d| row % d.block_size() == 0).unwrap_or(GgmlDType::F32);
         let q = QTensor::quantize(&tensor, dtype)?;
@@ -99,7 +143,7 @@ fn pack_weights(
 }
 
 /// Packs Hugging Face files into one GGUF file.
-pub fn pack(files: &ModelFiles<'_>, quant: Quant, quant_name: &str) -> Result<(Vec<u8>, PackReport)> {
+pub fn pack(files: &ModelFiles<'_>, plan: &QuantPlan, quant_name: &str) -> Result<(Vec<u8>, PackReport)> {
     let text = |bytes: &[u8], name: &str| -> Result<String> {
         String::from_utf8(bytes.to_vec())
             .map_err(|_| Error::BadFile { file: name.into(), reason: "not UTF-8 text".into() })
@@ -109,7 +153,7 @@ pub fn pack(files: &ModelFiles<'_>, quant: Quant, quant_name: &str) -> Result<(V
     let weights = Weights::from_safetensors(&files.weights, "packed model")?;
     let mut report = PackReport { bytes: 0, tensors: 0, formats: BTreeMap::new() };
     let mut tensors = Vec::new();
-    pack_weights(&weights, "", quant, &mut tensors, &mut report)?;
+    pack_weights(&weights, "", plan, &mut tensors, &mut report)?;
     let mut metadata: Vec<(String, gguf_file::Value)> = vec![
         (CONFIG_KEY.into(), gguf_file::Value::String(text(files.config.bytes, files.config.name)?)),
         (TOKENIZER_KEY.into(), gguf_file::Value::String(text(files.tokenizer.bytes, files.tokenizer.name)?)),
@@ -122,7 +166,7 @@ pub fn pack(files: &ModelFiles<'_>, quant: Quant, quant_name: &str) -> Result<(V
     }
     if let Some(lm) = &files.lm_head {
         let lm_weights = Weights::from_safetensors(&lm.weights, "masked-LM head")?;
-        pack_weights(&lm_weights, LM_PREFIX, quant, &mut tensors, &mut report)?;
+        pack_weights(&lm_weights, LM_PREFIX, plan, &mut tensors, &mut report)?;
         metadata.push((LM_CONFIG_KEY.into(), gguf_file::Value::String(text(lm.config.bytes, lm.config.name)?)));
     }
     report.tensors = tensors.len();
@@ -133,4 +177,26 @@ pub fn pack(files: &ModelFiles<'_>, quant: Quant, quant_name: &str) -> Result<(V
     let bytes = buffer.into_inner();
     report.bytes = bytes.len();
     Ok((bytes, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_names_the_format_of_each_kind_of_tensor() {
+        let plan = QuantPlan::parse("q4_0,embeddings=q5_0").unwrap();
+        assert_eq!(plan, QuantPlan { matrices: Quant::Q4_0, embeddings: Quant::Q5_0 });
+        let first = |name: &str, dims: &[usize]| plan.chain(name, dims)[0];
+        assert_eq!(first("bert.encoder.layer.0.attention.self.query.weight", &[384, 384]), GgmlDType::Q4_0);
+        assert_eq!(first("bert.embeddings.word_embeddings.weight", &[30522, 384]), GgmlDType::Q5_0);
+        assert_eq!(first("bert.embeddings.position_embeddings.weight", &[512, 384]), GgmlDType::Q8_0);
+        assert_eq!(first("bert.embeddings.LayerNorm.weight", &[384]), GgmlDType::F32);
+        assert_eq!(first("bert.encoder.layer.0.attention.self.query.bias", &[384]), GgmlDType::F32);
+        let f32_plan = QuantPlan::parse("f32").unwrap();
+        assert_eq!(f32_plan.chain("bert.embeddings.position_embeddings.weight", &[512, 384]), &[GgmlDType::F32]);
+        for bad in ["q3", "q8_0,embedding=q4_0", "q8_0,embeddings=x", ""] {
+            assert!(QuantPlan::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -61,7 +61,8 @@ pub fn decode_layers(decoder: &Decoder, hidden: &[Tensor], k: usize) -> Result<V
 /// not depend on how the compiler vectorises it.
 pub fn log_sum_exp(row: &[f32]) -> f32 {
     const LANES: usize = 8;
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    // A plain comparison: f32::max is a libm call in wasm.
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     if !max.is_finite() {
         return max;
     }
@@ -89,7 +90,7 @@ fn exp_non_positive(x: f32) -> f32 {
     const LN2_LO: f32 = 1.428_606_8e-6;
     // Adding and removing 1.5 * 2^23 rounds to the nearest integer in f32 arithmetic.
     const ROUND: f32 = 12_582_912.0;
-    let x = x.max(-87.0);
+    let x = if x > -87.0 { x } else { -87.0 };
     let n = (x * LOG2E + ROUND) - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let p = 1.0

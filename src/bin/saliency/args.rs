@@ -72,8 +72,10 @@ pub struct AccuracyArgs {
 pub struct PackArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Storage of the weight matrices: f32, q8_0, q4_0 or q4k (rows that do not fit a
-    /// format's blocks fall back to the next one that does).
+    /// Storage of the weight matrices: f32, q8_0, q5_0, q4_0 or q4k, optionally followed by
+    /// `,embeddings=FORMAT` for the word-embedding table (also the tied decoder), e.g.
+    /// `q4_0,embeddings=q5_0`. Rows that do not fit a format's blocks fall back to the next
+    /// one that does; position tables are q8_0 unless everything is f32.
     #[arg(long, default_value = "q8_0")]
     pub quant: String,
     /// The file to write.

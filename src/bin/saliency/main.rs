@@ -10,7 +10,7 @@ use clap::Parser;
 use layer_saliency::explain::Explainer;
 use layer_saliency::gradients::{argmax, layer_gradients, Objective};
 use layer_saliency::metrics::evaluation::evaluate;
-use layer_saliency::model::pack::Quant;
+use layer_saliency::model::pack::QuantPlan;
 use layer_saliency::model::Model;
 use layer_saliency::options::Method;
 use layer_saliency::saliency::decode::decode_layers;
@@ -119,9 +119,9 @@ fn pack(args: args::PackArgs) -> Result<ExitCode> {
             reason: "pack reads a model directory, not a packed file".into(),
         });
     }
-    let quant = Quant::parse(&args.quant)?;
+    let plan = QuantPlan::parse(&args.quant)?;
     let files = model_dir::read_model_dirs(&args.model.model, args.model.lm_head.as_deref())?;
-    let (bytes, report) = layer_saliency::model::pack::pack(&files.model_files()?, quant, &args.quant)?;
+    let (bytes, report) = layer_saliency::model::pack::pack(&files.model_files()?, &plan, &args.quant)?;
     std::fs::write(&args.out, &bytes)
         .map_err(|e| Error::BadFile { file: args.out.display().to_string(), reason: e.to_string() })?;
     let formats: Vec<String> = report.formats.iter().map(|(f, n)| format!("{n} {f}")).collect();
