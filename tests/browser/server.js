@@ -23,6 +23,8 @@ function hubFile(pathname) {
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.onnx': 'application/octet-stream',
   '.json': 'application/json',
   '.wasm': 'application/wasm',
   '.css': 'text/css',
