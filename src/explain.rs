@@ -144,14 +144,14 @@ impl Explainer {
         let target = options.target.as_ref().map(|c| c.resolve(&model.labels, "target")).transpose()?;
         let contrast = options.contrast.as_ref().map(|c| c.resolve(&model.labels, "contrast")).transpose()?;
         let lg = layer_gradients(model, &ids, |logits| {
-                let class = target.unwrap_or_else(|| argmax(logits));
-                if contrast == Some(class) {
-                    return Err(Error::Option {
-                        option: "contrast".into(),
-                        reason: format!("the contrast class is the explained class ({})", model.labels[class]),
-                    });
-                }
-                Ok(Objective { class, contrast })
+            let class = target.unwrap_or_else(|| argmax(logits));
+            if contrast == Some(class) {
+                return Err(Error::Option {
+                    option: "contrast".into(),
+                    reason: format!("the contrast class is the explained class ({})", model.labels[class]),
+                });
+            }
+            Ok(Objective { class, contrast })
         })?;
         timing.record("forward", lg.forward_ms);
         timing.record("backward", lg.backward_ms);
@@ -184,8 +184,8 @@ impl Explainer {
                     ig = Some(result);
                     scores
                 }
-                Method::Attention => cls_attention(&lg.attentions)?,
-                Method::Rollout => rollout(&lg.attentions)?,
+                Method::Attention => cls_attention(&model.attentions(&ids)?)?,
+                Method::Rollout => rollout(&model.attentions(&ids)?)?,
                 Method::Occlusion => occlusion(model, &ids, &special, lg.objective, lg.score)?,
                 Method::Random => random_scores(ids.len(), &special, options.seed),
             };
@@ -193,22 +193,13 @@ impl Explainer {
         })?;
 
         let words = word_saliency(text, &tokens, &saliency);
-        let faith = if options.faithfulness {
-            Some(timing.time("faithfulness", || faithfulness(model, &ids, &special, &saliency, lg.objective.class))?)
-        } else {
-            None
-        };
-
         let mut notes = vec![
             "Decoded layer saliency, after Hou & Castanon (ICML 2023); the formulas are this tool's reconstruction (see METHOD.md).".to_string(),
         ];
-        if let Some(f) = &faith {
-            notes.push(format!("Faithfulness perturbation: {}.", f.perturbation));
-        }
         if self.decoder(options.decoder).kind() == DecoderKind::TiedEmbeddings {
             notes.push("Layers are decoded with the tied word-embedding matrix (no LM head): a logit lens.".into());
         }
-        Ok(Explanation {
+        let mut explanation = Explanation {
             model: ModelInfo {
                 name: self.name.clone(),
                 decoder: self.decoder(options.decoder).kind(),
@@ -235,11 +226,28 @@ impl Explainer {
             saliency,
             layers,
             words,
-            faithfulness: faith,
+            faithfulness: None,
             integrated_gradients: ig,
             timing_ms: timing,
             notes,
-        })
+        };
+        if options.faithfulness {
+            self.add_faithfulness(&mut explanation)?;
+        }
+        Ok(explanation)
+    }
+
+    /// Measures how faithful an explanation's saliency is (ERASER metrics, timed as
+    /// "faithfulness") and adds it. Separate so the page can show an explanation first
+    /// and its faithfulness, which takes longer than the explanation itself, after.
+    pub fn add_faithfulness(&self, e: &mut Explanation) -> Result<()> {
+        let ids: Vec<u32> = e.tokens.iter().map(|t| t.id).collect();
+        let special: Vec<bool> = e.tokens.iter().map(|t| t.special).collect();
+        let f =
+            e.timing_ms.time("faithfulness", || faithfulness(&self.model, &ids, &special, &e.saliency, e.target))?;
+        e.notes.insert(1, format!("Faithfulness perturbation: {}.", f.perturbation));
+        e.faithfulness = Some(f);
+        Ok(())
     }
 
     /// Decodes every layer, scores positions, projects onto tokens, measures coherence.

@@ -39,8 +39,6 @@ pub struct LayerGradients {
     pub hidden: Vec<Tensor>,
     /// dy/dH_0 .. dy/dH_L, each `(seq, hidden)`.
     pub grads: Vec<Tensor>,
-    /// Attention probabilities of blocks 1..L, each `(heads, seq, seq)`.
-    pub attentions: Vec<Tensor>,
     /// Word-embedding rows `(seq, hidden)` and dy/d(those rows).
     pub word_embeds: Tensor,
     pub word_grads: Tensor,
@@ -55,6 +53,21 @@ impl LayerGradients {
     }
 }
 
+/// How the backward pass holds the forward pass's intermediate tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Memory {
+    /// One graph through the whole model, probed at every layer: fastest.
+    WholeGraph,
+    /// A forward pass without a graph, then each layer recomputed from its saved input
+    /// and differentiated on its own, last layer first: one more forward pass of time, but
+    /// only one layer's graph alive at once. At 512 tokens the whole graph holds hundreds
+    /// of megabytes of attention maps, more than a phone's browser tab can spare.
+    LayerByLayer,
+}
+
+/// Inputs longer than this many tokens are differentiated layer by layer.
+pub const LAYER_BY_LAYER_ABOVE: usize = 128;
+
 /// Runs the model on `ids` and differentiates the objective chosen by `choose` from the
 /// logits (so "the predicted class" can be resolved after the forward pass).
 pub fn layer_gradients(
@@ -62,6 +75,91 @@ pub fn layer_gradients(
     ids: &[u32],
     choose: impl FnOnce(&[f32]) -> Result<Objective>,
 ) -> Result<LayerGradients> {
+    let memory = if ids.len() > LAYER_BY_LAYER_ABOVE { Memory::LayerByLayer } else { Memory::WholeGraph };
+    layer_gradients_with(model, ids, choose, memory)
+}
+
+/// [`layer_gradients`] with the memory strategy chosen by the caller (both give the same
+/// gradients; tests compare them).
+pub fn layer_gradients_with(
+    model: &Model,
+    ids: &[u32],
+    choose: impl FnOnce(&[f32]) -> Result<Objective>,
+    memory: Memory,
+) -> Result<LayerGradients> {
+    match memory {
+        Memory::WholeGraph => whole_graph(model, ids, choose),
+        Memory::LayerByLayer => layer_by_layer(model, ids, choose),
+    }
+}
+
+/// The explained score y from a row of logits `(classes,)`.
+fn objective_score(logits: &Tensor, objective: Objective) -> Result<Tensor> {
+    let mut y = logits.i(objective.class)?;
+    if let Some(other) = objective.contrast {
+        y = (y - logits.i(other)?)?;
+    }
+    Ok(y)
+}
+
+/// d(sum(out * upstream))/d(input) for a `compute` from `input` to `out`: one step of the
+/// chain rule, dy/d(input) given dy/d(out) = upstream.
+fn pull_back(input: &Tensor, upstream: &Tensor, compute: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let var = Var::from_tensor(input)?;
+    let out = compute(var.as_tensor())?;
+    let grads = (out * upstream)?.sum_all()?.backward()?;
+    Ok(grads.get(var.as_tensor()).ok_or(Error::NoGradient { layer: 0 })?.clone())
+}
+
+fn layer_by_layer(
+    model: &Model,
+    ids: &[u32],
+    choose: impl FnOnce(&[f32]) -> Result<Objective>,
+) -> Result<LayerGradients> {
+    let device = Device::Cpu;
+    let seq = ids.len();
+    let ids_t = Tensor::new(ids, &device)?.unsqueeze(0)?;
+    let mask = Tensor::ones((1, seq), DType::F32, &device)?;
+    let started = now_ms();
+    let word_embeds = model.word_embeddings(&ids_t)?;
+    let forward = model.forward_embeds(&word_embeds, &mask, None)?;
+    let logits = forward.logits.i(0)?.to_vec1::<f32>()?;
+    let objective = choose(&logits)?;
+    let score = objective.score(&logits);
+    let forward_done = now_ms();
+
+    let hidden = &forward.encoder.hidden;
+    let layers = model.num_layers();
+    let mut grads = vec![None; layers + 1];
+    // dy/dH_L through the head, then back one block at a time.
+    let head = Var::from_tensor(&hidden[layers])?;
+    let y = objective_score(&model.classifier.forward(head.as_tensor(), &mask)?.i(0)?, objective)?;
+    let mut upstream = y.backward()?.get(head.as_tensor()).ok_or(Error::NoGradient { layer: layers })?.clone();
+    for l in (1..=layers).rev() {
+        let block = &model.encoder.layers[l - 1];
+        let below = pull_back(&hidden[l - 1], &upstream, |x| Ok(block.forward(x, None)?.0))
+            .map_err(|_| Error::NoGradient { layer: l - 1 })?;
+        grads[l] = Some(std::mem::replace(&mut upstream, below));
+    }
+    let word_grads = pull_back(&word_embeds, &upstream, |w| model.encoder.embeddings.forward(w))?;
+    grads[0] = Some(upstream);
+    let backward_done = now_ms();
+
+    let squeeze = |t: &Tensor| -> Result<Tensor> { Ok(t.i(0)?.detach()) };
+    Ok(LayerGradients {
+        logits,
+        objective,
+        score,
+        hidden: hidden.iter().map(squeeze).collect::<Result<_>>()?,
+        grads: grads.into_iter().map(|g| squeeze(&g.expect("every layer was visited"))).collect::<Result<_>>()?,
+        word_embeds: squeeze(&word_embeds)?,
+        word_grads: squeeze(&word_grads)?,
+        forward_ms: forward_done - started,
+        backward_ms: backward_done - forward_done,
+    })
+}
+
+fn whole_graph(model: &Model, ids: &[u32], choose: impl FnOnce(&[f32]) -> Result<Objective>) -> Result<LayerGradients> {
     let device = Device::Cpu;
     let (seq, hidden_size) = (ids.len(), model.config.hidden_size);
     let ids_t = Tensor::new(ids, &device)?.unsqueeze(0)?;
@@ -77,10 +175,7 @@ pub fn layer_gradients(
     let logits_t = forward.logits.i(0)?;
     let logits = logits_t.to_vec1::<f32>()?;
     let objective = choose(&logits)?;
-    let mut y = logits_t.i(objective.class)?;
-    if let Some(other) = objective.contrast {
-        y = (y - logits_t.i(other)?)?;
-    }
+    let y = objective_score(&logits_t, objective)?;
     let score = y.to_scalar::<f32>()?;
     let forward_done = now_ms();
     let grads = y.backward()?;
@@ -97,7 +192,6 @@ pub fn layer_gradients(
         score,
         hidden: forward.encoder.hidden.iter().map(squeeze).collect::<Result<_>>()?,
         grads: layer_grads,
-        attentions: forward.encoder.attentions.iter().map(squeeze).collect::<Result<_>>()?,
         word_embeds: squeeze(&word_embeds)?,
         word_grads: grad_of(&word_probe, 0)?,
         forward_ms: forward_done - started,

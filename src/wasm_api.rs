@@ -42,6 +42,8 @@ impl ModelFileSet {
 #[wasm_bindgen]
 pub struct WasmExplainer {
     inner: Explainer,
+    /// The last explanation, kept so its faithfulness can be measured after it is shown.
+    last: std::cell::RefCell<Option<crate::explain::Explanation>>,
 }
 
 #[wasm_bindgen]
@@ -49,7 +51,7 @@ impl WasmExplainer {
     /// Loads the model; the file set is consumed so its bytes are freed after loading.
     #[wasm_bindgen(constructor)]
     pub fn new(files: ModelFileSet, name: &str) -> Result<WasmExplainer, JsError> {
-        Ok(Self { inner: Explainer::from_file_set(&files.set, name).map_err(js_error)? })
+        Ok(Self { inner: Explainer::from_file_set(&files.set, name).map_err(js_error)?, last: Default::default() })
     }
 
     /// Explains `text`; `options` is an object with the fields of `OptionsRequest`
@@ -64,7 +66,21 @@ impl WasmExplainer {
         };
         let options = request.to_options().map_err(js_error)?;
         let explanation = self.inner.explain(text, &options, true).map_err(js_error)?;
-        serde_json::to_string(&explanation).map_err(|e| JsError::new(&e.to_string()))
+        let json = serde_json::to_string(&explanation).map_err(|e| JsError::new(&e.to_string()))?;
+        *self.last.borrow_mut() = Some(explanation);
+        Ok(json)
+    }
+
+    /// Adds faithfulness metrics to the last explanation (made with `faithfulness: false`)
+    /// and returns it whole, as `explainJson` would have with `faithfulness: true`.
+    #[wasm_bindgen(js_name = faithfulnessJson)]
+    pub fn faithfulness_json(&self) -> Result<String, JsError> {
+        let mut last = self.last.borrow_mut();
+        let explanation = last.as_mut().ok_or_else(|| JsError::new("there is no explanation to measure yet"))?;
+        if explanation.faithfulness.is_none() {
+            self.inner.add_faithfulness(explanation).map_err(js_error)?;
+        }
+        serde_json::to_string(&*explanation).map_err(|e| JsError::new(&e.to_string()))
     }
 
     /// Times the explanation pipeline at each input length in `lengths` (tokens), as
@@ -73,8 +89,8 @@ impl WasmExplainer {
     #[wasm_bindgen(js_name = benchJson)]
     pub fn bench_json(&self, lengths: Vec<u32>, repeats: u32, with_ig: bool) -> Result<String, JsError> {
         let lengths: Vec<usize> = lengths.into_iter().map(|n| n as usize).collect();
-        let rows = crate::metrics::bench::bench(&self.inner, &lengths, repeats.max(1) as usize, with_ig)
-            .map_err(js_error)?;
+        let rows =
+            crate::metrics::bench::bench(&self.inner, &lengths, repeats.max(1) as usize, with_ig).map_err(js_error)?;
         serde_json::to_string(&rows).map_err(|e| JsError::new(&e.to_string()))
     }
 

@@ -6,7 +6,7 @@ mod common;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 use common::*;
-use layer_saliency::gradients::{argmax, layer_gradients, Objective};
+use layer_saliency::gradients::{argmax, layer_gradients, layer_gradients_with, Memory, Objective};
 use layer_saliency::model::Model;
 
 fn golden_model(case: &str) -> Model {
@@ -105,4 +105,29 @@ fn real_minilm_last_layer_matches_candle_transformers_bert() {
     let reference = theirs.forward(&input, &input.zeros_like().unwrap(), None).unwrap().i(0).unwrap();
     let err = rel_frobenius(&ours, &reference);
     assert!(err < 1e-5, "MiniLM last layer differs from candle-transformers by {err}");
+}
+
+/// Differentiating layer by layer (recomputing each block from its saved input, as long
+/// inputs do to bound memory) gives the gradients of the whole graph, on every family,
+/// with a contrast class too.
+#[test]
+fn layer_by_layer_backward_equals_the_whole_graph() {
+    for case in ["bert_prefixed", "distilbert", "bert_legacy_untied", "bert_noprefix_tied"] {
+        let model = golden_model(case);
+        let ids: Vec<u32> =
+            model.text.encode("the plot was thin, but the acting was superb !").unwrap().iter().map(|t| t.id).collect();
+        let objective = Objective { class: 1, contrast: Some(0) };
+        let whole = layer_gradients_with(&model, &ids, |_| Ok(objective), Memory::WholeGraph).unwrap();
+        let by_layer = layer_gradients_with(&model, &ids, |_| Ok(objective), Memory::LayerByLayer).unwrap();
+        assert_eq!(whole.logits, by_layer.logits, "{case}");
+        assert_eq!(whole.score, by_layer.score, "{case}");
+        for l in 0..whole.grads.len() {
+            let err = rel_frobenius(&by_layer.grads[l], &whole.grads[l]);
+            assert!(err < 1e-5, "{case} layer {l}: {err}");
+            assert_eq!(rel_frobenius(&by_layer.hidden[l], &whole.hidden[l]), 0.0, "{case} hidden {l}");
+        }
+        let err = rel_frobenius(&by_layer.word_grads, &whole.word_grads);
+        assert!(err < 1e-5, "{case} word gradients: {err}");
+        assert!(by_layer.word_grads.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+    }
 }

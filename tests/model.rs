@@ -53,8 +53,9 @@ fn check_case(case: &str, check_attention: bool) {
 
         if check_attention && golden.has(i, "attentions") {
             let att = golden.tensor(i, "attentions");
+            let attentions = model.attentions(&ids).unwrap();
             for l in 0..model.num_layers() {
-                let a_err = rel_frobenius(&lg.attentions[l], &att.get(l).unwrap());
+                let a_err = rel_frobenius(&attentions[l], &att.get(l).unwrap());
                 assert!(a_err < 1e-4, "{what}: attention of block {} off by {a_err}", l + 1);
             }
         }

@@ -5,6 +5,9 @@ import { readState, writeState } from './lib/state.js';
 import { explanationSvg } from './lib/export.js';
 
 const STORAGE_KEY = 'layer-saliency:state';
+// The last explanation, shown on the next visit while the model loads (if the text is the same).
+const RESULT_KEY = 'layer-saliency:last-result';
+const RESULT_MAX_CHARS = 2_000_000;
 const app = document.getElementById('app');
 const status = document.getElementById('action-status');
 
@@ -29,6 +32,13 @@ for (const [key, value] of Object.entries(state)) {
 }
 LayerSaliencyElement.define();
 
+try {
+  const last = JSON.parse(localStorage.getItem(RESULT_KEY) || 'null');
+  if (last && last.text === app.getAttribute('text') && (!state.model || last.model?.name === state.model)) app.result = last;
+} catch {
+  // Nothing usable remembered: the first explanation arrives once the model is ready.
+}
+
 app.addEventListener('layer-saliency-state', (event) => {
   history.replaceState(null, '', writeState(location.href, event.state));
   try {
@@ -37,8 +47,14 @@ app.addEventListener('layer-saliency-state', (event) => {
     // Private mode or a full quota: the URL still holds the state.
   }
 });
-app.addEventListener('layer-saliency-result', () => {
+app.addEventListener('layer-saliency-result', (event) => {
   history.replaceState(null, '', writeState(location.href, app.state));
+  try {
+    const json = JSON.stringify(event.detail);
+    if (json.length <= RESULT_MAX_CHARS) localStorage.setItem(RESULT_KEY, json);
+  } catch {
+    // A full quota only costs the early view next time.
+  }
 });
 
 function say(message) {

@@ -6,6 +6,8 @@ export const LOAD = 'load';
 /** Page -> worker: explain a text. Fields: text, options (see OptionsRequest in src/options.rs). */
 export const EXPLAIN = 'explain';
 
+/** Page -> worker: add faithfulness metrics to the last explanation (made with faithfulness: false). */
+export const FAITHFULNESS = 'faithfulness';
 /** Page -> worker: time the pipeline (dev/bench.html). Fields: lengths (tokens), repeats, ig. */
 export const BENCH = 'bench';
 

@@ -3,7 +3,7 @@
 // requests. A failed load keeps the previous model; a trap in the wasm is reported as
 // fatal so the page can start a fresh worker.
 import init, { ModelFileSet, WasmExplainer } from './pkg/layer_saliency.js';
-import { LOAD, EXPLAIN, BENCH, PROGRESS, RESULT, ERROR } from './protocol.js';
+import { LOAD, EXPLAIN, FAITHFULNESS, BENCH, PROGRESS, RESULT, ERROR } from './protocol.js';
 
 const CACHE_NAME = 'layer-saliency-models-v1';
 let ready = null;
@@ -104,6 +104,12 @@ function explain(id, text, options) {
   return JSON.parse(explainer.explainJson(text, options || {}));
 }
 
+function faithfulness(id) {
+  if (!explainer) throw new Error('no model is loaded yet');
+  post(id, PROGRESS, { stage: 'faithfulness', message: 'measuring faithfulness' });
+  return JSON.parse(explainer.faithfulnessJson());
+}
+
 /** Benchmark rows plus the wasm memory size, which never shrinks: the peak of the run. */
 function bench(id, { lengths, repeats, ig }) {
   if (!explainer) throw new Error('no model is loaded yet');
@@ -122,6 +128,7 @@ self.onmessage = async (event) => {
     let result;
     if (type === LOAD) result = await load(id, event.data.model);
     else if (type === EXPLAIN) result = explain(id, event.data.text, event.data.options);
+    else if (type === FAITHFULNESS) result = faithfulness(id);
     else if (type === BENCH) result = bench(id, event.data);
     else throw new Error(`unknown request type ${type}`);
     post(id, RESULT, { result });

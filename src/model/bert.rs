@@ -26,7 +26,7 @@ pub fn load_encoder(weights: &Weights, cfg: &ModelConfig) -> Result<Encoder> {
     let emb = root.pp("embeddings");
     let token_types = emb.get("token_type_embeddings.weight", &[cfg.type_vocab_size, k])?;
     let embeddings = Embeddings {
-        word: emb.get("word_embeddings.weight", &[cfg.vocab_size, k])?,
+        word: emb.get_matrix("word_embeddings.weight", &[cfg.vocab_size, k])?,
         position: emb.get("position_embeddings.weight", &[cfg.max_positions, k])?,
         // Single-segment input: every token has type 0.
         token_type: Some(token_types.narrow(0, 0, 1)?.squeeze(0)?),

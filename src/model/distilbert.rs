@@ -23,7 +23,7 @@ pub fn load_encoder(weights: &Weights, cfg: &ModelConfig) -> Result<Encoder> {
     let (k, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
     let emb = root.pp("embeddings");
     let embeddings = Embeddings {
-        word: emb.get("word_embeddings.weight", &[cfg.vocab_size, k])?,
+        word: emb.get_matrix("word_embeddings.weight", &[cfg.vocab_size, k])?,
         // Sinusoidal position tables are stored as ordinary weights too.
         position: emb.get("position_embeddings.weight", &[cfg.max_positions, k])?,
         token_type: None,

@@ -7,29 +7,45 @@
 //! dy/dH_l for all layers (see `gradients.rs`).
 
 use super::config::Activation;
-use super::ops::{softmax_last, LayerNorm, Linear};
-use crate::error::Result;
-use candle_core::{DType, Tensor};
+use super::ops::{softmax_last, LayerNorm, Linear, LinearWeight};
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor};
 
 /// Word, position and (BERT only) token-type embeddings, summed then normalised.
 pub struct Embeddings {
-    pub word: Tensor,
+    /// The word-embedding table (vocab, hidden); when quantized it is the same int8
+    /// matrix the tied decoder uses, so a quantized model holds the table once.
+    pub word: LinearWeight,
     pub position: Tensor,
-    /// Row 0 of the token-type table; `None` for DistilBERT.
     pub token_type: Option<Tensor>,
     pub norm: LayerNorm,
 }
 
 impl Embeddings {
-    /// Looks up word-embedding rows: ids `(batch, seq)` u32 -> `(batch, seq, hidden)`.
+    /// Word-embedding rows for `ids (batch, seq)` -> `(batch, seq, hidden)`.
     pub fn words(&self, ids: &Tensor) -> Result<Tensor> {
         let (batch, seq) = ids.dims2()?;
-        let flat = self.word.index_select(&ids.flatten_all()?, 0)?;
-        Ok(flat.reshape((batch, seq, self.word.dim(1)?))?)
+        let flat = match &self.word {
+            LinearWeight::F32(table) => table.index_select(&ids.flatten_all()?, 0)?,
+            LinearWeight::Quantized(q) => {
+                let ids = ids.flatten_all()?.to_vec1::<u32>()?;
+                let (vocab, hidden) = (q.matrix().rows(), q.matrix().cols());
+                let rows = q
+                    .matrix()
+                    .dequantize_rows(&ids)
+                    .ok_or_else(|| Error::Input(format!("a token id is outside the {vocab}-word embedding table")))?;
+                Tensor::from_vec(rows, (ids.len(), hidden), &Device::Cpu)?
+            }
+        };
+        let hidden = flat.dim(1)?;
+        Ok(flat.reshape((batch, seq, hidden))?)
     }
 
-    /// H_0 from word-embedding rows `(batch, seq, hidden)`: adds positions (and token type 0)
-    /// then applies the embedding LayerNorm.
+    /// The embedding row of one id, `(hidden,)`.
+    pub fn word(&self, id: u32) -> Result<Tensor> {
+        Ok(self.words(&Tensor::new(&[[id]], &Device::Cpu)?)?.flatten_all()?)
+    }
+
     pub fn forward(&self, word_embeds: &Tensor) -> Result<Tensor> {
         let seq = word_embeds.dim(1)?;
         let mut x = word_embeds.broadcast_add(&self.position.narrow(0, 0, seq)?)?;
@@ -57,7 +73,7 @@ pub struct TransformerLayer {
 impl TransformerLayer {
     /// `h (batch, seq, hidden)`, `mask_bias (batch, 1, 1, seq)` (0 or a large negative)
     /// -> (output `(batch, seq, hidden)`, attention probabilities `(batch, heads, seq, seq)`).
-    pub fn forward(&self, h: &Tensor, mask_bias: &Tensor) -> Result<(Tensor, Tensor)> {
+    pub fn forward(&self, h: &Tensor, mask_bias: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
         let (batch, seq, hidden) = h.dims3()?;
         let head_dim = hidden / self.num_heads;
         let split_heads = |x: Tensor| -> Result<Tensor> {
@@ -66,8 +82,14 @@ impl TransformerLayer {
         let q = split_heads(self.query.forward(h)?)?;
         let k = split_heads(self.key.forward(h)?)?;
         let v = split_heads(self.value.forward(h)?)?;
-        let scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?;
-        let probs = softmax_last(&scores.broadcast_add(mask_bias)?)?;
+        // Scale q rather than the (seq x seq) scores: the same product, one pass over a
+        // matrix head_dim wide instead of seq wide.
+        let scores = (q / (head_dim as f64).sqrt())?.matmul(&k.t()?)?;
+        let scores = match mask_bias {
+            Some(bias) => scores.broadcast_add(bias)?,
+            None => scores,
+        };
+        let probs = softmax_last(&scores)?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((batch, seq, hidden))?;
         let attended = self.attention_norm.forward(&(self.attention_out.forward(&context)? + h)?)?;
         let inner = self.activation.forward(&self.ffn_in.forward(&attended)?)?;
@@ -99,10 +121,26 @@ impl Encoder {
     /// mask `(batch, seq)` of 1 (real token) / 0 (padding), as f32.
     /// `probes`, when given, holds L+1 tensors of shape `(batch, seq, hidden)` added to
     /// H_0..H_L; being leaves of the graph, they receive dy/dH_l in the backward pass.
+    /// Attention maps are not kept (`attentions` is empty): batched passes would hold
+    /// every layer's maps to the end; see [`Encoder::forward_with_attentions`].
     pub fn forward(&self, word_embeds: &Tensor, mask: &Tensor, probes: Option<&[Tensor]>) -> Result<EncoderOutput> {
+        self.run(word_embeds, mask, probes, false)
+    }
+
+    /// As [`Encoder::forward`], keeping each block's attention probabilities
+    /// `(batch, heads, seq, seq)` for the attention baselines.
+    pub fn forward_with_attentions(&self, word_embeds: &Tensor, mask: &Tensor) -> Result<EncoderOutput> {
+        self.run(word_embeds, mask, None, true)
+    }
+
+    fn run(&self, word_embeds: &Tensor, mask: &Tensor, probes: Option<&[Tensor]>, keep: bool) -> Result<EncoderOutput> {
         let (batch, seq) = mask.dims2()?;
         // 0 where attended, -1e9 where padded: exp() of it underflows to exactly 0.
-        let mask_bias = ((mask.to_dtype(DType::F32)? - 1.0)? * 1e9)?.reshape((batch, 1, 1, seq))?;
+        // -1e9 on padding; no mask at all when nothing is padded (a single text), which
+        // saves a pass over every attention map and its copy in the graph.
+        let padded = mask.to_dtype(DType::F32)?.min_all()?.to_scalar::<f32>()? < 1.0;
+        let mask_bias =
+            if padded { Some(((mask.to_dtype(DType::F32)? - 1.0)? * 1e9)?.reshape((batch, 1, 1, seq))?) } else { None };
         let with_probe = |h: Tensor, l: usize| -> Result<Tensor> {
             Ok(match probes {
                 Some(p) => (h + &p[l])?,
@@ -114,10 +152,12 @@ impl Encoder {
         let mut attentions = Vec::with_capacity(self.layers.len());
         hidden.push(h.clone());
         for (index, layer) in self.layers.iter().enumerate() {
-            let (out, probs) = layer.forward(&h, &mask_bias)?;
+            let (out, probs) = layer.forward(&h, mask_bias.as_ref())?;
             h = with_probe(out, index + 1)?;
             hidden.push(h.clone());
-            attentions.push(probs);
+            if keep {
+                attentions.push(probs);
+            }
         }
         Ok(EncoderOutput { hidden, attentions })
     }

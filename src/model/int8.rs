@@ -14,6 +14,8 @@
 //! order is fixed (four lanes, then (l0 + l2) + (l1 + l3)) and the portable code computes it
 //! exactly as the simd128 code does, so native and browser results are bit-identical.
 
+use candle_core::quantized::{GgmlDType, GgmlType, QTensor};
+
 /// Values per quantization block along the shared dimension.
 pub const BLOCK: usize = 32;
 
@@ -63,7 +65,13 @@ fn quantize_row<T: From<i8>>(row: &[f32], values: &mut [T], scales: &mut [f32]) 
         for (i, out) in values[start..start + BLOCK].iter_mut().enumerate() {
             let v = block.get(i).copied().unwrap_or(0.0);
             let q = (v * inv).round_ties_even();
-            *out = T::from(if q > 127.0 { 127 } else if q < -127.0 { -127 } else { q as i8 });
+            *out = T::from(if q > 127.0 {
+                127
+            } else if q < -127.0 {
+                -127
+            } else {
+                q as i8
+            });
         }
     }
 }
@@ -85,6 +93,59 @@ impl Int8Matrix {
         Self { rows, cols, values, scales }
     }
 
+    /// Converts a GGUF block-quantized matrix one row at a time, so that loading never
+    /// holds an f32 copy of a whole table (47 MB for a 30k-word vocabulary, in a browser
+    /// tab). Formats without a row decoder here are dequantized whole.
+    pub fn from_qtensor(q: &QTensor, rows: usize, cols: usize) -> candle_core::Result<Self> {
+        use candle_core::quantized::k_quants::{BlockQ4K, BlockQ4_0, BlockQ5_0, BlockQ6K, BlockQ8_0};
+        let data = q.data()?;
+        let by_rows = match q.dtype() {
+            GgmlDType::Q8_0 => Self::from_blocks::<BlockQ8_0>(&data, rows, cols),
+            GgmlDType::Q5_0 => Self::from_blocks::<BlockQ5_0>(&data, rows, cols),
+            GgmlDType::Q4_0 => Self::from_blocks::<BlockQ4_0>(&data, rows, cols),
+            GgmlDType::Q4K => Self::from_blocks::<BlockQ4K>(&data, rows, cols),
+            GgmlDType::Q6K => Self::from_blocks::<BlockQ6K>(&data, rows, cols),
+            _ => None,
+        };
+        match by_rows {
+            Some(matrix) => Ok(matrix),
+            None => {
+                let dense = q.dequantize(&candle_core::Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
+                Ok(Self::quantize(&dense, rows, cols))
+            }
+        }
+    }
+
+    /// Row-by-row conversion from GGML blocks of type T; `None` if the bytes are not
+    /// exactly `rows` rows of whole blocks, suitably aligned.
+    fn from_blocks<T: GgmlType>(bytes: &[u8], rows: usize, cols: usize) -> Option<Self> {
+        let size = std::mem::size_of::<T>();
+        if cols % T::BLCK_SIZE != 0
+            || bytes.len() != rows * (cols / T::BLCK_SIZE) * size
+            || bytes.as_ptr() as usize % std::mem::align_of::<T>() != 0
+        {
+            return None;
+        }
+        // SAFETY: the length and alignment were checked above; GGML block types are plain
+        // `repr(C)` data for which every bit pattern is a value (candle reads them from
+        // files the same way).
+        let blocks: &[T] = unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const T, bytes.len() / size) };
+        let per_row = cols / T::BLCK_SIZE;
+        let width = blocks_for(cols);
+        let mut values = vec![0i8; rows * width * BLOCK];
+        let mut scales = vec![0f32; rows * width];
+        let mut row = vec![0f32; cols];
+        for r in 0..rows {
+            T::to_float(&blocks[r * per_row..(r + 1) * per_row], &mut row);
+            quantize_row(
+                &row,
+                &mut values[r * width * BLOCK..(r + 1) * width * BLOCK],
+                &mut scales[r * width..(r + 1) * width],
+            );
+        }
+        Some(Self { rows, cols, values, scales })
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -104,6 +165,23 @@ impl Int8Matrix {
             }
         }
         out
+    }
+
+    /// Rows `ids` as f32, one after another (an embedding lookup); `None` if an id is not
+    /// a row.
+    pub fn dequantize_rows(&self, ids: &[u32]) -> Option<Vec<f32>> {
+        let blocks = blocks_for(self.cols);
+        let mut out = Vec::with_capacity(ids.len() * self.cols);
+        for &id in ids {
+            let r = id as usize;
+            if r >= self.rows {
+                return None;
+            }
+            let values = &self.values[r * blocks * BLOCK..];
+            let scales = &self.scales[r * blocks..];
+            out.extend((0..self.cols).map(|c| values[c] as f32 * scales[c / BLOCK]));
+        }
+        Some(out)
     }
 
     /// The transpose, re-quantized along its new rows (for the backward pass, g W).
@@ -148,7 +226,15 @@ impl Int8Matrix {
 
 /// Rows r..r+R against weight rows c0..c1, in tiles of TILE_COLS columns.
 #[inline(always)]
-fn columns<const R: usize>(x: &Int8Rows, r: usize, w: &Int8Matrix, c0: usize, c1: usize, blocks: usize, out: &mut [f32]) {
+fn columns<const R: usize>(
+    x: &Int8Rows,
+    r: usize,
+    w: &Int8Matrix,
+    c0: usize,
+    c1: usize,
+    blocks: usize,
+    out: &mut [f32],
+) {
     let mut c = c0;
     while c + TILE_COLS <= c1 {
         tile::<R, TILE_COLS>(x, r, w, c, blocks, out, w.rows);
@@ -204,9 +290,8 @@ fn tile<const R: usize, const C: usize>(
         let dw: [f32; C] = std::array::from_fn(|j| unsafe { *w.scales.get_unchecked((c + j) * blocks + b) });
         for (i, row_acc) in acc.iter_mut().enumerate() {
             let xi = (r + i) * blocks + b;
-            let (x_block, dx) = unsafe {
-                (&*(x.values.as_ptr().add(xi * BLOCK) as *const [i16; BLOCK]), *x.scales.get_unchecked(xi))
-            };
+            let (x_block, dx) =
+                unsafe { (&*(x.values.as_ptr().add(xi * BLOCK) as *const [i16; BLOCK]), *x.scales.get_unchecked(xi)) };
             for j in 0..C {
                 row_acc[j] = lanes::add_block(row_acc[j], x_block, &wide[j], dx * dw[j]);
             }
@@ -281,7 +366,12 @@ mod lanes {
     pub fn widen(w: &[i8; BLOCK]) -> Wide {
         // SAFETY: two 16-byte loads inside a 32-byte array; wasm loads need no alignment.
         let (w0, w1) = unsafe { (v128_load(w.as_ptr() as *const v128), v128_load(w.as_ptr().add(16) as *const v128)) };
-        [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)]
+        [
+            i16x8_extend_low_i8x16(w0),
+            i16x8_extend_high_i8x16(w0),
+            i16x8_extend_low_i8x16(w1),
+            i16x8_extend_high_i8x16(w1),
+        ]
     }
 
     #[inline(always)]
@@ -424,6 +514,23 @@ mod tests {
             reference = portable::add_block(reference, &x, &portable::widen(&w), scale);
         }
         assert_eq!(lanes::sum(fast).to_bits(), portable::sum(reference).to_bits());
+    }
+
+    /// Row-by-row conversion from GGML blocks equals dequantizing the whole tensor first.
+    #[test]
+    fn gguf_blocks_convert_row_by_row() {
+        let (rows, cols) = (9, 256);
+        let data = wave(rows * cols, 0.13, 0.2);
+        let tensor = candle_core::Tensor::from_vec(data, (rows, cols), &candle_core::Device::Cpu).unwrap();
+        for dtype in [GgmlDType::Q8_0, GgmlDType::Q5_0, GgmlDType::Q4_0, GgmlDType::Q4K, GgmlDType::Q6K] {
+            let q = QTensor::quantize(&tensor, dtype).unwrap();
+            let direct = Int8Matrix::from_qtensor(&q, rows, cols).unwrap();
+            let dense =
+                q.dequantize(&candle_core::Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let whole = Int8Matrix::quantize(&dense, rows, cols);
+            assert_eq!(direct.values, whole.values, "{dtype:?}");
+            assert_eq!(direct.scales, whole.scales, "{dtype:?}");
+        }
     }
 
     /// Quantizing keeps every value within half a step of its block's scale.

@@ -15,7 +15,7 @@ pub mod pack;
 pub mod weights;
 
 use crate::error::{Error, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, IndexOp, Tensor};
 use config::{Family, ModelConfig};
 use encoder::{Encoder, EncoderOutput};
 use heads::{ClassifierHead, Decoder};
@@ -193,6 +193,15 @@ impl Model {
     pub fn num_layers(&self) -> usize {
         self.encoder.num_layers()
     }
+
+    /// Each block's attention probabilities for one unpadded sequence, `(heads, seq, seq)`
+    /// (the attention baselines' input; a forward pass without a graph).
+    pub fn attentions(&self, ids: &[u32]) -> Result<Vec<Tensor>> {
+        let ids_t = Tensor::new(ids, &Device::Cpu)?.unsqueeze(0)?;
+        let mask = Tensor::ones((1, ids.len()), DType::F32, &Device::Cpu)?;
+        let out = self.encoder.forward_with_attentions(&self.word_embeddings(&ids_t)?, &mask)?;
+        out.attentions.iter().map(|a| Ok(a.i(0)?)).collect()
+    }
 }
 
 /// The word-embedding matrix as decoder, kept quantized when stored quantized.
@@ -232,7 +241,7 @@ fn separate_lm_head(lm: &LmParts, classifier: &ModelConfig) -> Result<Decoder> {
 
 /// Attention memory per forward batch, in f32 elements of the (batch, heads, seq, seq)
 /// maps: keeps perturbation batches of long texts from exhausting memory.
-pub const BATCH_ATTENTION_BUDGET: usize = 8 << 20;
+pub const BATCH_ATTENTION_BUDGET: usize = 4 << 20;
 
 impl Model {
     /// How many sequences of `seq` tokens one forward batch may hold within

@@ -83,9 +83,7 @@ struct QuantizedLinear(Arc<Int8Weight>);
 
 /// Applies `matrix` to the rows of a contiguous f32 tensor of shape (..., cols).
 fn int8_rows(matrix: &Int8Matrix, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-    let CpuStorage::F32(data) = storage else {
-        candle_core::bail!("quantized linear: expected an f32 input")
-    };
+    let CpuStorage::F32(data) = storage else { candle_core::bail!("quantized linear: expected an f32 input") };
     let Some((start, end)) = layout.contiguous_offsets() else {
         candle_core::bail!("quantized linear: input must be contiguous")
     };
@@ -164,9 +162,68 @@ impl Activation {
     }
 }
 
-/// Softmax over the last dimension, in its differentiable form.
+/// Softmax over the last dimension, differentiable: a fused forward pass, and a backward
+/// pass computed from the output alone, p * (g - sum(g * p)). The composed form
+/// (max, sub, exp, sum, div) keeps four attention-sized intermediates per layer in the
+/// graph: at 512 tokens that is most of the memory of an explanation.
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
-    Ok(candle_nn::ops::softmax(x, D::Minus1)?)
+    Ok(x.contiguous()?.apply_op1(SoftmaxLast)?)
+}
+
+struct SoftmaxLast;
+
+impl CustomOp1 for SoftmaxLast {
+    fn name(&self) -> &'static str {
+        "softmax-last"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(data), Some((start, end))) = (storage, layout.contiguous_offsets()) else {
+            candle_core::bail!("softmax: expected a contiguous f32 input")
+        };
+        let n = layout.shape().dims().last().copied().unwrap_or(1).max(1);
+        let mut out = data[start..end].to_vec();
+        for row in out.chunks_exact_mut(n) {
+            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+            let mut sum = 0f32;
+            for v in row.iter_mut() {
+                *v = exp_non_positive(*v - max);
+                sum += *v;
+            }
+            let inv = 1.0 / sum;
+            row.iter_mut().for_each(|v| *v *= inv);
+        }
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let dot = (grad * res)?.sum_keepdim(D::Minus1)?;
+        Ok(Some((res * grad.broadcast_sub(&dot)?)?))
+    }
+}
+
+/// e^x for x <= 0 to about 2 ulp, branch-free so loops over it vectorise (libm's expf is
+/// a call per value in wasm): x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-6
+/// polynomial, 2^n from the exponent bits. Below -87 (e^x < 2e-38) it returns 0, so a
+/// masked attention score contributes exactly nothing.
+#[inline(always)]
+pub fn exp_non_positive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // Adding and removing 1.5 * 2^23 rounds to the nearest integer in f32 arithmetic.
+    const ROUND: f32 = 12_582_912.0;
+    let underflow = x < -87.0;
+    let x = if underflow { -87.0 } else { x };
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let e = p * f32::from_bits(((n as i32 + 127) as u32) << 23);
+    if underflow {
+        0.0
+    } else {
+        e
+    }
 }
 
 #[cfg(test)]
@@ -201,6 +258,40 @@ mod tests {
         let backward_err = relative(&g, &c, &w_deq)?;
         assert!(backward_err < 5e-3, "backward differs from g W_deq by {backward_err} (relative)");
         Ok(())
+    }
+
+    /// The fused softmax equals the composed one, forward and backward.
+    #[test]
+    fn fused_softmax_matches_the_composed_form() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = Var::from_tensor(
+            &Tensor::arange(0f32, 2.0 * 3.0 * 7.0, &dev)?
+                .affine(0.9, -9.0)?
+                .sin()?
+                .affine(6.0, 0.0)?
+                .reshape((2, 3, 7))?,
+        )?;
+        let c = Tensor::arange(0f32, 42.0, &dev)?.affine(0.31, 0.2)?.cos()?.reshape((2, 3, 7))?;
+        let fused = softmax_last(x.as_tensor())?;
+        let composed = candle_nn::ops::softmax(x.as_tensor(), D::Minus1)?;
+        let max_diff = |a: &Tensor, b: &Tensor| -> Result<f32> { Ok((a - b)?.abs()?.max_all()?.to_scalar::<f32>()?) };
+        assert!(max_diff(&fused, &composed)? < 1e-6);
+        let g_fused = (fused * &c)?.sum_all()?.backward()?.get(x.as_tensor()).expect("gradient").clone();
+        let g_composed = (composed * &c)?.sum_all()?.backward()?.get(x.as_tensor()).expect("gradient").clone();
+        assert!(max_diff(&g_fused, &g_composed)? < 1e-6);
+        // A masked score (-1e9) gets exactly zero weight.
+        let masked = softmax_last(&Tensor::new(&[[0.5f32, -1e9, 1.0]], &dev)?)?.to_vec2::<f32>()?;
+        assert_eq!(masked[0][1], 0.0);
+        Ok(())
+    }
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        for x in [-87.0f32, -30.0, -5.5, -1.0, -0.3466, -1e-3, 0.0] {
+            let rel = (exp_non_positive(x) as f64 / (x as f64).exp() - 1.0).abs();
+            assert!(rel < 5e-7, "exp({x}) off by {rel}");
+        }
+        assert_eq!(exp_non_positive(-100.0), 0.0);
     }
 
     /// LayerNorm's gradient must reach the input (the fused candle op records none).

@@ -127,8 +127,7 @@ impl Weights {
             Stored::Quantized(q, int8) => match int8.get() {
                 Some(w) => LinearWeight::Quantized(w.clone()),
                 None => {
-                    let dense = q.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
-                    let matrix = Int8Matrix::quantize(&dense, shape[0], shape[1]);
+                    let matrix = Int8Matrix::from_qtensor(q, shape[0], shape[1])?;
                     LinearWeight::Quantized(int8.get_or_init(|| Arc::new(Int8Weight::new(matrix))).clone())
                 }
             },

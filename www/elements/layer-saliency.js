@@ -143,6 +143,16 @@ export class LayerSaliencyElement extends HTMLElement {
   /** The last explanation (the Explanation JSON object), or null. */
   get result() { return this.#result; }
 
+  /**
+   * Shows an explanation made earlier (e.g. the last visit's, while the model loads). It
+   * is replaced by the next explanation; it fires no result event.
+   */
+  set result(explanation) {
+    if (!explanation || !Array.isArray(explanation.tokens) || !Array.isArray(explanation.words)) return;
+    this.#result = explanation;
+    this.#render();
+  }
+
   /** The current state, as written to a share link. */
   get state() {
     return { text: this.text, model: this.#loaded || this.model, method: this.method, layer: this.layer, target: this.target, contrast: this.contrast, agg: this.agg, granularity: this.granularity };
@@ -453,11 +463,20 @@ export class LayerSaliencyElement extends HTMLElement {
     if (this.target !== '') request.target = this.target;
     if (this.contrast !== '') request.contrast = this.contrast;
     try {
-      const explanation = await this.#client.explain(text, request);
-      this.#result = explanation;
+      // The explanation is shown as soon as it exists; its faithfulness metrics (several
+      // more forward passes) follow in a second request, then the result event fires.
+      const shown = await this.#client.explain(text, { ...request, faithfulness: false });
+      this.#result = shown;
       this.#render();
-      const t = explanation.timing_ms?.total;
-      this.#status(`Explained ${explanation.tokens.length} tokens${t ? ` in ${Math.round(t)} ms` : ''}.`);
+      const t = shown.timing_ms?.total;
+      const done = `Explained ${shown.tokens.length} tokens${t ? ` in ${Math.round(t)} ms` : ''}.`;
+      this.#status(`${done} Measuring faithfulness…`, 'busy');
+      const explanation = await this.#client.faithfulness();
+      if (this.#result === shown) {
+        this.#result = explanation;
+        this.#render();
+      }
+      this.#status(done);
       this.dispatchEvent(new LayerSaliencyResultEvent(explanation));
       return explanation;
     } catch (err) {

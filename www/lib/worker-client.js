@@ -1,7 +1,7 @@
 // A promise-based client of worker.js. It matches replies to requests by id, forwards
 // progress, and recovers from a fatal error by starting a fresh worker and reloading the
 // last model that loaded, so one bad input never leaves the page without a model.
-import { LOAD, EXPLAIN, BENCH, PROGRESS, RESULT, ERROR } from '../protocol.js';
+import { LOAD, EXPLAIN, FAITHFULNESS, BENCH, PROGRESS, RESULT, ERROR } from '../protocol.js';
 
 export class ModelClient {
   #url;
@@ -82,6 +82,11 @@ export class ModelClient {
   /** Explains text with options; resolves with the Explanation object. */
   explain(text, options, onProgress) {
     return this.#request({ type: EXPLAIN, text, options }, onProgress);
+  }
+
+  /** Adds faithfulness metrics to the last explanation; resolves with the whole Explanation. */
+  faithfulness(onProgress) {
+    return this.#request({ type: FAITHFULNESS }, onProgress);
   }
 
   /**

@@ -59,7 +59,16 @@ fn bench(args: args::BenchArgs) -> Result<ExitCode> {
     } else {
         println!(
             "{:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12} {:>9} {:>7}",
-            "tokens", "forward", "fwd(expl)", "backward", "decode", "saliency", "DLS", "faithfulness", "IG-32", "IG/DLS"
+            "tokens",
+            "forward",
+            "fwd(expl)",
+            "backward",
+            "decode",
+            "saliency",
+            "DLS",
+            "faithfulness",
+            "IG-32",
+            "IG/DLS"
         );
         for r in &rows {
             let stage = |s: &str| r.stages_ms.get(s).copied().unwrap_or(f64::NAN);

@@ -32,7 +32,7 @@ pub fn integrated_gradients(
     steps: usize,
 ) -> Result<IntegratedGradients> {
     let (seq, hidden) = word_embeds.dims2()?;
-    let pad = model.encoder.embeddings.word.get(model.config.pad_token_id as usize)?;
+    let pad = model.encoder.embeddings.word(model.config.pad_token_id)?;
     let keep: Vec<f32> = special.iter().map(|&s| if s { 1.0 } else { 0.0 }).collect();
     let keep = Tensor::from_vec(keep, (seq, 1), &Device::Cpu)?;
     // baseline = x at special positions, PAD elsewhere
