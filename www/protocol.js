@@ -1,7 +1,10 @@
 // The messages between the page and the model worker. Every message is {id, type, ...}.
 // Requests carry a fresh id; every reply repeats the id of the request it answers.
 
-/** Page -> worker: load a model. Fields: model {name, quant, files: [{role, url} | {role, name, bytes}]}. */
+/**
+ * Page -> worker: load a model. Fields: model {name, quant, files: [{role, url} | {role, name, bytes}],
+ * quantize (optional: quantize Hugging Face weights while loading, e.g. 'q8_0')}.
+ */
 export const LOAD = 'load';
 /** Page -> worker: explain a text. Fields: text, options (see OptionsRequest in src/options.rs). */
 export const EXPLAIN = 'explain';

@@ -89,7 +89,8 @@ async function load(id, model) {
     const bytes = f.bytes ? new Uint8Array(f.bytes) : await download(id, f, i, list.length);
     files.add(f.role, f.name || f.url || f.role, bytes);
   }
-  post(id, PROGRESS, { stage: 'load', message: `loading ${model.name}` });
+  if (model.quantize) files.quantize(model.quantize);
+  post(id, PROGRESS, { stage: 'load', message: model.quantize ? `quantizing ${model.name} to ${model.quantize}` : `loading ${model.name}` });
   // The model reports how its weights are stored (f32, f32+q8_0, ...) itself.
   const next = new WasmExplainer(files, model.name);
   const previous = explainer;

@@ -79,6 +79,12 @@ pub fn text_of_length(explainer: &Explainer, tokens: usize) -> Result<String> {
 /// `with_ig` (the browser skips it: minutes at 512 tokens, and the issue asks it natively).
 pub fn bench(explainer: &Explainer, lengths: &[usize], repeats: usize, with_ig: bool) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
+    // A few untimed runs first, so that a JIT (the browser's) has tiered up before the
+    // first length is timed, not during it.
+    let warm_up = text_of_length(explainer, lengths.iter().copied().min().unwrap_or(16).min(64))?;
+    for _ in 0..3 {
+        explainer.explain(&warm_up, &Options::default(), true)?;
+    }
     for &tokens in lengths {
         let text = text_of_length(explainer, tokens)?;
         let ids: Vec<u32> = explainer.model().text.encode(&text)?.iter().map(|t| t.id).collect();

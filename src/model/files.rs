@@ -28,6 +28,8 @@ struct Entry {
 #[derive(Default)]
 pub struct FileSet {
     entries: Vec<Entry>,
+    /// Quantize Hugging Face weights on load (packed files carry their own formats).
+    pub quantize: Option<super::pack::QuantPlan>,
 }
 
 impl FileSet {

@@ -65,8 +65,10 @@ impl ClassifierHead {
     pub fn load_sentence_head(weights: &Weights, hidden: usize) -> Result<Option<(Self, Vec<String>)>> {
         let weight_name = format!("{SENTENCE_HEAD_PREFIX}.weight");
         let Some(dims) = weights.dims(&weight_name) else { return Ok(None) };
-        let classes = dims[0];
         let bad = |reason: String| Error::BadFile { file: weights.source(), reason };
+        let &[classes, _] = dims.as_slice() else {
+            return Err(bad(format!("`{weight_name}` must be a (classes, hidden) matrix, not of shape {dims:?}")));
+        };
         if let Some(pooling) = weights.metadata("pooling") {
             if pooling != "mean" {
                 return Err(bad(format!("sentence head pooling `{pooling}` is not supported (only mean)")));

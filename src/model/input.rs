@@ -47,8 +47,16 @@ impl TextEncoder {
     }
 
     /// Tokenizes `text` with the model's special tokens around it.
-    /// Fails with a clear message when the result exceeds the model's positions.
+    /// Fails with a clear message when the result exceeds the model's positions, and
+    /// before tokenizing at all when the text is far longer than any model reads.
     pub fn encode(&self, text: &str) -> Result<Vec<Token>> {
+        let chars = text.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            return Err(Error::Input(format!(
+                "the text is {chars} characters long; at most {MAX_TEXT_CHARS} are accepted (this model reads at most {} tokens, a few thousand characters)",
+                self.max_positions
+            )));
+        }
         let encoding = self.tokenizer.encode_char_offsets(text, true).map_err(|e| Error::Tokenizer(e.to_string()))?;
         let tokens: Vec<Token> = encoding
             .get_ids()
@@ -76,6 +84,11 @@ impl TextEncoder {
         Ok(tokens)
     }
 }
+
+/// The longest text tokenized at all: a hundred times what a 512-position model reads,
+/// so a pasted book gets a clear message at once instead of seconds of tokenizing and
+/// megabytes of offsets in a browser tab.
+pub const MAX_TEXT_CHARS: usize = 200_000;
 
 /// The ids with the flagged positions deleted and the rest re-packed: the perturbation
 /// of occlusion and of the ERASER metrics (no [MASK] substitution).

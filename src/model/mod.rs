@@ -7,6 +7,7 @@ pub mod config;
 pub mod distilbert;
 pub mod encoder;
 pub mod files;
+mod gguf_guard;
 pub mod heads;
 pub mod input;
 pub mod int8;
@@ -79,8 +80,14 @@ struct LmParts {
 impl Model {
     /// Loads Hugging Face files (config.json, safetensors, tokenizer.json).
     pub fn load(files: &ModelFiles<'_>) -> Result<Self> {
+        Self::load_quantized(files, None)
+    }
+
+    /// As [`Model::load`], quantizing the f32 weights on the way in as `plan` says (what
+    /// `saliency pack` would store), e.g. a Hugging Face checkpoint in the browser.
+    pub fn load_quantized(files: &ModelFiles<'_>, plan: Option<&pack::QuantPlan>) -> Result<Self> {
         let config = ModelConfig::from_json(files.config.bytes, files.config.name)?;
-        let weights = Weights::from_safetensors(&files.weights, family_name(&config))?;
+        let mut weights = Weights::from_safetensors(&files.weights, family_name(&config))?;
         let lm = match &files.lm_head {
             Some(lm) => Some(LmParts {
                 config: ModelConfig::from_json(lm.config.bytes, lm.config.name)?,
@@ -88,6 +95,13 @@ impl Model {
             }),
             None => None,
         };
+        let mut lm = lm;
+        if let Some(plan) = plan {
+            weights.quantize(plan)?;
+            if let Some(lm) = lm.as_mut() {
+                lm.weights.quantize(plan)?;
+            }
+        }
         Self::assemble(config, weights, lm, files.tokenizer)
     }
 
@@ -120,7 +134,7 @@ impl Model {
     pub fn from_file_set(set: &files::FileSet) -> Result<Self> {
         match set.packed() {
             Some(packed) => Self::load_packed(packed),
-            None => Self::load(&set.model_files()?),
+            None => Self::load_quantized(&set.model_files()?, set.quantize.as_ref()),
         }
     }
 

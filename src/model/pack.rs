@@ -96,8 +96,15 @@ impl QuantPlan {
         Ok(plan)
     }
 
+    /// The format tensor `name` of shape `dims` is stored in: the first of its chain
+    /// whose blocks divide its rows.
+    pub fn format_of(&self, name: &str, dims: &[usize]) -> GgmlDType {
+        let row = *dims.last().unwrap_or(&1);
+        self.chain(name, dims).iter().copied().find(|d| row % d.block_size() == 0).unwrap_or(GgmlDType::F32)
+    }
+
     /// The formats to try for tensor `name` of shape `dims`.
-    fn chain(&self, name: &str, dims: &[usize]) -> &'static [GgmlDType] {
+    pub(crate) fn chain(&self, name: &str, dims: &[usize]) -> &'static [GgmlDType] {
         let matrix = dims.len() == 2 && name.ends_with(".weight");
         let norm = name.contains("LayerNorm") || name.contains("layer_norm");
         if !matrix || norm || self.matrices == Quant::F32 && self.embeddings == Quant::F32 {
@@ -131,9 +138,7 @@ fn pack_weights(
     for name in weights.names() {
         let dims = weights.dims(&name).expect("listed name");
         let tensor = weights.get(&name, &dims)?;
-        let chain = plan.chain(&name, &dims);
-        let row = *dims.last().unwrap_or(&1);
-        let dtype = chain.iter().copied().find(|d| row % d.block_size() == 0).unwrap_or(GgmlDType::F32);
+        let dtype = plan.format_of(&name, &dims);
         let q = QTensor::quantize(&tensor, dtype)?;
         *report.formats.entry(format!("{dtype:?}").to_lowercase()).or_default() += 1;
         let full = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };

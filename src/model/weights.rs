@@ -167,6 +167,9 @@ impl Weights {
     /// `prefix` are taken, with it stripped.
     pub fn from_gguf(file: NamedBytes<'_>, prefix: &str, architecture: &str) -> Result<Self> {
         let bad = |reason: String| Error::BadFile { file: file.name.to_string(), reason };
+        if super::gguf_guard::alignment(file.bytes) == Some(0) {
+            return Err(bad("its general.alignment is 0".into()));
+        }
         let mut reader = std::io::Cursor::new(file.bytes);
         let content = gguf_file::Content::read(&mut reader).map_err(|e| bad(format!("not a valid GGUF file ({e})")))?;
         let mut metadata = HashMap::new();
@@ -176,8 +179,19 @@ impl Weights {
             }
         }
         let mut tensors = HashMap::new();
-        for name in content.tensor_infos.keys() {
+        // Sorted, so a file with several broken tensors gives the same message every time.
+        let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+        names.sort();
+        for name in names {
             let Some(local) = strip_prefix(name, prefix) else { continue };
+            let info = &content.tensor_infos[name];
+            super::gguf_guard::tensor_fits(
+                info.shape.dims(),
+                info.ggml_dtype.block_size(),
+                info.ggml_dtype.type_size(),
+                file.bytes.len(),
+            )
+            .map_err(|reason| bad(format!("tensor `{name}`: {reason}")))?;
             let q =
                 content.tensor(&mut reader, name, &Device::Cpu).map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
             let stored = match q.dtype() {
@@ -187,6 +201,21 @@ impl Weights {
             tensors.insert(normalise_name(local), (stored, 0));
         }
         Ok(Self { tensors, files: vec![file.name.to_string()], metadata, architecture: architecture.to_string() })
+    }
+
+    /// Quantizes the f32 tensors `plan` puts in a block format, in place, one at a time
+    /// (so loading a large checkpoint needs little more than its f32 size).
+    pub fn quantize(&mut self, plan: &super::pack::QuantPlan) -> Result<()> {
+        for (name, (stored, _)) in self.tensors.iter_mut() {
+            let Stored::F32(tensor) = stored else { continue };
+            let dtype = plan.format_of(name, tensor.dims());
+            if matches!(dtype, GgmlDType::F32) {
+                continue;
+            }
+            let q = QTensor::quantize(tensor, dtype)?;
+            *stored = Stored::Quantized(Arc::new(q), OnceLock::new());
+        }
+        Ok(())
     }
 
     /// A view that prefixes every name with `prefix.` (like candle's `VarBuilder::pp`).

@@ -222,8 +222,9 @@ test('a Hugging Face repo with the LM head of its base loads by URL (mock hub) a
   assert.equal(result.model.name, 'test/distilbert-cls + test/distilbert-mlm');
   assert.equal(result.model.decoder, 'distilbert_mlm');
   assert.deepEqual(result.labels, ['negative', 'neutral', 'positive']);
+  assert.match(result.model.quant, /q8_0/, 'hub weights are quantized while loading');
   const description = await page.evaluate(() => document.getElementById('app').shadowRoot.querySelector('[part=model-description]').textContent);
-  assert.match(description, /MB\)/, 'the download size is told');
+  assert.match(description, /MB download, quantized to q8_0/, 'the download size is told');
   // A repo the hub does not have: a clear error, and the loaded model stays.
   const error = page.evaluate(() => new Promise((resolve) => {
     document.getElementById('app').addEventListener('layer-saliency-error', (e) => resolve(e.message), { once: true });
