@@ -160,3 +160,15 @@ fn fuzzer_findings_are_clear_errors() {
     let err = Model::from_file_set(&set).err().expect(head).to_string();
     assert!(err.contains("(classes, hidden) matrix"), "{head}: {err}");
 }
+
+/// A tokenizer.json with a syntax error inside its decoder: tokenizers 0.22 panics on it
+/// (found by fuzzing a packed file's tokenizer); we refuse it with a message first.
+#[test]
+fn a_malformed_tokenizer_is_a_clear_error() {
+    use layer_saliency::model::input::TextEncoder;
+    let good = std::fs::read_to_string(golden_dir("bert_prefixed").join("classifier/tokenizer.json")).unwrap();
+    let at = good.find("\"decoder\"").expect("a decoder section");
+    let broken = format!("{}\"decoder\": {{\"type\" \"WordPiece\"}}, \"model\": {{}}}}", &good[..at]);
+    let err = TextEncoder::from_json(broken.as_bytes(), "tokenizer.json", 64).err().expect("an error").to_string();
+    assert!(err.contains("not a tokenizer.json"), "{err}");
+}

@@ -30,6 +30,11 @@ pub struct TextEncoder {
 
 impl TextEncoder {
     pub fn from_json(bytes: &[u8], file: &str, max_positions: usize) -> Result<Self> {
+        // Check the JSON syntax first: tokenizers 0.22 panics (`expect("Helper")` in its
+        // decoder deserializer) on some malformed documents instead of returning an error,
+        // and a panic is a dead tab in the browser. Found by fuzzing (TESTING.md).
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .map_err(|e| Error::BadFile { file: file.to_string(), reason: format!("not a tokenizer.json: {e}") })?;
         let mut tokenizer = Tokenizer::from_bytes(bytes)
             .map_err(|e| Error::BadFile { file: file.to_string(), reason: format!("not a tokenizer.json: {e}") })?;
         tokenizer.with_padding(None);
