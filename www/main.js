@@ -34,7 +34,7 @@ LayerSaliencyElement.define();
 
 try {
   const last = JSON.parse(localStorage.getItem(RESULT_KEY) || 'null');
-  if (last && last.text === app.getAttribute('text') && (!state.model || last.model?.name === state.model)) app.result = last;
+  if (last && last.text === app.getAttribute('text') && (!state.model || last.model?.name === state.model)) app.show(last);
 } catch {
   // Nothing usable remembered: the first explanation arrives once the model is ready.
 }

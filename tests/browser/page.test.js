@@ -91,9 +91,10 @@ test('on an f32 model, wasm and native agree within 1e-4 word by word', { timeou
   await browserContext.close();
 });
 
-// The served model is q8_0. candle's quantized matmul also rounds its input rows to 8 bits,
-// so float differences of order 1e-7 between the wasm (simd128) and native (AVX) f32 kernels
-// can move a rounding step: quantized results agree closely but not to 1e-4.
+// The served model is q8_0. The int8 kernel computes bit for bit the same in wasm and
+// natively, but it rounds its input rows to 8 bits, and the f32 parts (attention products,
+// LayerNorm) differ by order 1e-7 between wasm simd128 and native code, which can move a
+// rounding step: quantized results agree closely but not to 1e-4.
 test('the served quantized example explains, one chart point per layer, close to native', { timeout: 300000 }, async () => {
   const { page, errors, context } = await openPage(browser, server.url);
   const result = await firstResult(page);

@@ -95,7 +95,11 @@ export class LayerSaliencyElement extends HTMLElement {
   #models = [];
   #loaded = null; // name of the loaded model
   #info = null;
+  /** The last complete explanation (faithfulness included): the public `result`. */
   #result = null;
+  /** What the views show: the result, or a newer explanation whose faithfulness is still
+   * being measured, or the last visit's result while the model loads. */
+  #shown = null;
   #busy = false;
   #queued = false;
   #ui = {};
@@ -140,17 +144,16 @@ export class LayerSaliencyElement extends HTMLElement {
     return this.getAttribute('models-url') || new URL('../models/index.json', import.meta.url).href;
   }
 
-  /** The last explanation (the Explanation JSON object), or null. */
+  /** The last complete explanation (the Explanation JSON object), or null. */
   get result() { return this.#result; }
 
   /**
-   * Shows an explanation made earlier (e.g. the last visit's, while the model loads). It
-   * is replaced by the next explanation; it fires no result event.
+   * Shows an explanation made earlier (e.g. the last visit's, while the model loads)
+   * without making it the result; the next explanation replaces it.
    */
-  set result(explanation) {
+  show(explanation) {
     if (!explanation || !Array.isArray(explanation.tokens) || !Array.isArray(explanation.words)) return;
-    this.#result = explanation;
-    this.#render();
+    this.#render(explanation);
   }
 
   /** The current state, as written to a share link. */
@@ -174,7 +177,7 @@ export class LayerSaliencyElement extends HTMLElement {
     if (!this.#ui.root || oldValue === newValue) return;
     this.#syncControls();
     if (name === 'model') this.#loadSelected();
-    else if (name === 'granularity') this.#render();
+    else if (name === 'granularity') this.#render(this.#shown);
     else if (name !== 'text' && name !== 'models-url' && name !== 'hub-url') this.explain();
   }
 
@@ -468,16 +471,13 @@ export class LayerSaliencyElement extends HTMLElement {
       // The explanation is shown as soon as it exists; its faithfulness metrics (several
       // more forward passes) follow in a second request, then the result event fires.
       const shown = await this.#client.explain(text, { ...request, faithfulness: false });
-      this.#result = shown;
-      this.#render();
+      this.#render(shown);
       const t = shown.timing_ms?.total;
       const done = `Explained ${shown.tokens.length} tokens${t ? ` in ${Math.round(t)} ms` : ''}.`;
       this.#status(`${done} Measuring faithfulness…`, 'busy');
       const explanation = await this.#client.faithfulness();
-      if (this.#result === shown) {
-        this.#result = explanation;
-        this.#render();
-      }
+      this.#result = explanation;
+      if (this.#shown === shown) this.#render(explanation);
       this.#status(done);
       this.dispatchEvent(new LayerSaliencyResultEvent(explanation));
       return explanation;
@@ -494,8 +494,8 @@ export class LayerSaliencyElement extends HTMLElement {
     }
   }
 
-  #render() {
-    const e = this.#result;
+  #render(e) {
+    this.#shown = e;
     if (!e) return;
     const ui = this.#ui;
     ui.heatmap.explanation = e;
