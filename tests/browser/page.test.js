@@ -237,3 +237,17 @@ test('a Hugging Face repo with the LM head of its base loads by URL (mock hub) a
   assert.equal((await again).model.decoder, 'distilbert_mlm');
   await context.close();
 });
+
+test('a link to a Hub model fills in the Hub fields and waits for the user, explaining with a bundled model meanwhile', { timeout: 300000 }, async () => {
+  const url = `${server.url}?model=${encodeURIComponent('test/distilbert-cls + test/distilbert-mlm')}`;
+  const { page, context } = await openPage(browser, url);
+  const result = await firstResult(page);
+  assert.equal(result.model.name, MODEL);
+  await page.waitForFunction(() => /from the Hugging Face Hub/.test(document.getElementById('app').shadowRoot.querySelector('[part=status]').textContent));
+  const fields = await page.evaluate(() => {
+    const root = document.getElementById('app').shadowRoot;
+    return [root.querySelector('[part=hub-repo]').value, root.querySelector('[part=hub-lm-repo]').value];
+  });
+  assert.deepEqual(fields, ['test/distilbert-cls', 'test/distilbert-mlm']);
+  await context.close();
+});

@@ -344,7 +344,22 @@ export class LayerSaliencyElement extends HTMLElement {
 
   async #loadSelected() {
     const wanted = this.model || this.#models[0]?.name;
-    const entry = this.#models.find((m) => m.name === wanted);
+    let entry = this.#models.find((m) => m.name === wanted);
+    // A link to a Hugging Face model ("org/name" or "org/name + org/base"): never start a
+    // large download from a link alone. Fill in the Hub fields and say how to load it;
+    // meanwhile the first bundled model explains.
+    const hub = !entry && /^([\w.-]+\/[\w.-]+)(?: \+ ([\w.-]+\/[\w.-]+))?$/.exec(wanted || '');
+    if (hub && this.#models.length) {
+      this.#ui.hubRepo.value = hub[1];
+      this.#ui.hubLm.value = hub[2] || '';
+      entry = this.#models[0];
+      if (this.#loaded !== entry.name) {
+        const files = Object.entries(entry.files).map(([role, path]) => ({ role, url: new URL(path, entry.base).href }));
+        await this.#load({ name: entry.name, quant: entry.quant, files }, entry);
+      }
+      this.#status(`This link uses ${wanted} from the Hugging Face Hub: press “Load from the Hub” to download it (its size is shown first). Shown meanwhile: ${entry.name}.`);
+      return;
+    }
     if (!entry) {
       if (this.#models.length) this.#fail(new Error(`there is no bundled model called “${wanted}”`));
       return;
