@@ -93,6 +93,11 @@ pub fn layer_gradients_with(
     }
 }
 
+/// A batch-of-one tensor without its batch dimension, cut from the graph.
+fn squeeze(t: &Tensor) -> Result<Tensor> {
+    Ok(t.i(0)?.detach())
+}
+
 /// The explained score y from a row of logits `(classes,)`.
 fn objective_score(logits: &Tensor, objective: Objective) -> Result<Tensor> {
     let mut y = logits.i(objective.class)?;
@@ -145,7 +150,6 @@ fn layer_by_layer(
     grads[0] = Some(upstream);
     let backward_done = now_ms();
 
-    let squeeze = |t: &Tensor| -> Result<Tensor> { Ok(t.i(0)?.detach()) };
     Ok(LayerGradients {
         logits,
         objective,
@@ -185,7 +189,6 @@ fn whole_graph(model: &Model, ids: &[u32], choose: impl FnOnce(&[f32]) -> Result
         Ok(grads.get(probe.as_tensor()).ok_or(Error::NoGradient { layer })?.i(0)?)
     };
     let layer_grads = probes.iter().enumerate().map(|(l, p)| grad_of(p, l)).collect::<Result<Vec<_>>>()?;
-    let squeeze = |t: &Tensor| -> Result<Tensor> { Ok(t.i(0)?.detach()) };
     Ok(LayerGradients {
         logits,
         objective,

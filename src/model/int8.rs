@@ -76,20 +76,40 @@ fn quantize_row<T: From<i8>>(row: &[f32], values: &mut [T], scales: &mut [f32]) 
     }
 }
 
+/// Quantized rows under construction: values (a whole number of blocks per row) and
+/// one scale per block, filled a row at a time.
+struct Blocks<T> {
+    width: usize,
+    values: Vec<T>,
+    scales: Vec<f32>,
+}
+
+impl<T: From<i8> + Clone> Blocks<T> {
+    fn new(rows: usize, cols: usize) -> Self {
+        let width = blocks_for(cols);
+        Self { width, values: vec![T::from(0); rows * width * BLOCK], scales: vec![0.0; rows * width] }
+    }
+
+    fn set_row(&mut self, r: usize, row: &[f32]) {
+        let w = self.width;
+        quantize_row(row, &mut self.values[r * w * BLOCK..(r + 1) * w * BLOCK], &mut self.scales[r * w..(r + 1) * w]);
+    }
+
+    /// Every row of a row-major `rows x cols` matrix.
+    fn of_matrix(data: &[f32], rows: usize, cols: usize) -> Self {
+        assert_eq!(data.len(), rows * cols, "int8 quantize: {rows}x{cols} needs {} values", rows * cols);
+        let mut blocks = Self::new(rows, cols);
+        for (r, row) in data.chunks_exact(cols.max(1)).enumerate().take(rows) {
+            blocks.set_row(r, row);
+        }
+        blocks
+    }
+}
+
 impl Int8Matrix {
     /// Quantizes a row-major `rows x cols` f32 matrix.
     pub fn quantize(data: &[f32], rows: usize, cols: usize) -> Self {
-        assert_eq!(data.len(), rows * cols, "Int8Matrix::quantize: {rows}x{cols} needs {} values", rows * cols);
-        let blocks = blocks_for(cols);
-        let mut values = vec![0i8; rows * blocks * BLOCK];
-        let mut scales = vec![0f32; rows * blocks];
-        for r in 0..rows {
-            quantize_row(
-                &data[r * cols..(r + 1) * cols],
-                &mut values[r * blocks * BLOCK..(r + 1) * blocks * BLOCK],
-                &mut scales[r * blocks..(r + 1) * blocks],
-            );
-        }
+        let Blocks { values, scales, .. } = Blocks::of_matrix(data, rows, cols);
         Self { rows, cols, values, scales }
     }
 
@@ -131,18 +151,13 @@ impl Int8Matrix {
         // files the same way).
         let blocks: &[T] = unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const T, bytes.len() / size) };
         let per_row = cols / T::BLCK_SIZE;
-        let width = blocks_for(cols);
-        let mut values = vec![0i8; rows * width * BLOCK];
-        let mut scales = vec![0f32; rows * width];
+        let mut quantized = Blocks::<i8>::new(rows, cols);
         let mut row = vec![0f32; cols];
         for r in 0..rows {
             T::to_float(&blocks[r * per_row..(r + 1) * per_row], &mut row);
-            quantize_row(
-                &row,
-                &mut values[r * width * BLOCK..(r + 1) * width * BLOCK],
-                &mut scales[r * width..(r + 1) * width],
-            );
+            quantized.set_row(r, &row);
         }
+        let Blocks { values, scales, .. } = quantized;
         Some(Self { rows, cols, values, scales })
     }
 
@@ -156,32 +171,29 @@ impl Int8Matrix {
 
     /// The f32 matrix these blocks stand for.
     pub fn dequantize(&self) -> Vec<f32> {
-        let blocks = blocks_for(self.cols);
-        let mut out = Vec::with_capacity(self.rows * self.cols);
-        for r in 0..self.rows {
-            for c in 0..self.cols {
-                let i = r * blocks * BLOCK + c;
-                out.push(self.values[i] as f32 * self.scales[r * blocks + c / BLOCK]);
-            }
-        }
-        out
+        (0..self.rows).flat_map(|r| self.row(r)).collect()
     }
 
     /// Rows `ids` as f32, one after another (an embedding lookup); `None` if an id is not
     /// a row.
     pub fn dequantize_rows(&self, ids: &[u32]) -> Option<Vec<f32>> {
-        let blocks = blocks_for(self.cols);
         let mut out = Vec::with_capacity(ids.len() * self.cols);
         for &id in ids {
             let r = id as usize;
             if r >= self.rows {
                 return None;
             }
-            let values = &self.values[r * blocks * BLOCK..];
-            let scales = &self.scales[r * blocks..];
-            out.extend((0..self.cols).map(|c| values[c] as f32 * scales[c / BLOCK]));
+            out.extend(self.row(r));
         }
         Some(out)
+    }
+
+    /// Row `r` as f32 values.
+    fn row(&self, r: usize) -> impl Iterator<Item = f32> + '_ {
+        let width = blocks_for(self.cols);
+        let values = &self.values[r * width * BLOCK..];
+        let scales = &self.scales[r * width..];
+        (0..self.cols).map(move |c| values[c] as f32 * scales[c / BLOCK])
     }
 
     /// The transpose, re-quantized along its new rows (for the backward pass, g W).
@@ -248,18 +260,8 @@ fn columns<const R: usize>(
 
 impl Int8Rows {
     pub fn quantize(x: &[f32], rows: usize, cols: usize) -> Self {
-        assert_eq!(x.len(), rows * cols, "Int8Rows::quantize: {rows}x{cols} needs {} values", rows * cols);
-        let blocks = blocks_for(cols);
-        let mut values = vec![0i16; rows * blocks * BLOCK];
-        let mut scales = vec![0f32; rows * blocks];
-        for r in 0..rows {
-            quantize_row(
-                &x[r * cols..(r + 1) * cols],
-                &mut values[r * blocks * BLOCK..(r + 1) * blocks * BLOCK],
-                &mut scales[r * blocks..(r + 1) * blocks],
-            );
-        }
-        Self { rows, blocks, values, scales }
+        let Blocks { width, values, scales } = Blocks::of_matrix(x, rows, cols);
+        Self { rows, blocks: width, values, scales }
     }
 }
 

@@ -353,10 +353,7 @@ export class LayerSaliencyElement extends HTMLElement {
       this.#ui.hubRepo.value = hub[1];
       this.#ui.hubLm.value = hub[2] || '';
       entry = this.#models[0];
-      if (this.#loaded !== entry.name) {
-        const files = Object.entries(entry.files).map(([role, path]) => ({ role, url: new URL(path, entry.base).href }));
-        await this.#load({ name: entry.name, quant: entry.quant, files }, entry);
-      }
+      await this.#loadEntry(entry);
       this.#status(`This link uses ${wanted} from the Hugging Face Hub: press “Load from the Hub” to download it (its size is shown first). Shown meanwhile: ${entry.name}.`);
       return;
     }
@@ -364,6 +361,11 @@ export class LayerSaliencyElement extends HTMLElement {
       if (this.#models.length) this.#fail(new Error(`there is no bundled model called “${wanted}”`));
       return;
     }
+    await this.#loadEntry(entry);
+  }
+
+  /** Loads a bundled model (an entry of models/index.json) unless it is loaded already. */
+  async #loadEntry(entry) {
     if (this.#loaded === entry.name) return;
     const files = Object.entries(entry.files).map(([role, path]) => ({ role, url: new URL(path, entry.base).href }));
     await this.#load({ name: entry.name, quant: entry.quant, files }, entry);
