@@ -63,16 +63,28 @@ impl WasmExplainer {
 
     /// Explains `text`; `options` is an object with the fields of `OptionsRequest`
     /// (method, layer, target, contrast, agg, tau, theta, decoder, ig_steps, seed,
-    /// faithfulness). Returns the Explanation as a JSON string.
+    /// faithfulness). `progress`, when given, is called as `progress(done, total)` as the
+    /// windows of a long text finish. Returns the Explanation as a JSON string.
     #[wasm_bindgen(js_name = explainJson)]
-    pub fn explain_json(&self, text: &str, options: JsValue) -> Result<String, JsError> {
+    pub fn explain_json(
+        &self,
+        text: &str,
+        options: JsValue,
+        progress: Option<js_sys::Function>,
+    ) -> Result<String, JsError> {
         let request: OptionsRequest = if options.is_undefined() || options.is_null() {
             OptionsRequest::default()
         } else {
             serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("options: {e}")))?
         };
         let options = request.to_options().map_err(js_error)?;
-        let explanation = self.inner.explain(text, &options, true).map_err(js_error)?;
+        let mut report = |done: usize, total: usize| {
+            if let Some(f) = &progress {
+                // A throwing callback only loses a progress line, never the explanation.
+                let _ = f.call2(&JsValue::NULL, &JsValue::from(done as u32), &JsValue::from(total as u32));
+            }
+        };
+        let explanation = self.inner.explain_with_progress(text, &options, true, &mut report).map_err(js_error)?;
         let json = serde_json::to_string(&explanation).map_err(|e| JsError::new(&e.to_string()))?;
         *self.last.borrow_mut() = Some(explanation);
         Ok(json)

@@ -62,13 +62,15 @@ fn text_that_is_only_invisible_characters_gets_a_clear_message() {
     }
 }
 
-/// Too long for the model, or far too long to tokenize: a clear message naming the limit.
+/// Too long to explain even in windows, or far too long to tokenize: a clear message
+/// naming the limit (texts in between are explained in windows: tests/long_text.rs).
 #[test]
 fn long_texts_get_a_clear_message_naming_the_limit() {
+    use layer_saliency::model::input::MAX_TEXT_TOKENS;
     let ex = Explainer::new(Golden::load("bert_prefixed").files.load().unwrap(), "t", "f32");
-    let tokens_over = "word ".repeat(600);
+    let tokens_over = "good ".repeat(MAX_TEXT_TOKENS);
     let err = ex.explain(&tokens_over, &Options::default(), true).unwrap_err().to_string();
-    assert!(err.contains("tokens long") && err.contains("at most"), "{err}");
+    assert!(err.contains("tokens long") && err.contains(&format!("at most {MAX_TEXT_TOKENS}")), "{err}");
     let huge = "x".repeat(layer_saliency::model::input::MAX_TEXT_CHARS + 1);
     let start = std::time::Instant::now();
     let err = ex.explain(&huge, &Options::default(), true).unwrap_err().to_string();

@@ -102,7 +102,11 @@ async function load(id, model) {
 function explain(id, text, options) {
   if (!explainer) throw new Error('no model is loaded yet');
   post(id, PROGRESS, { stage: 'explain', message: 'explaining' });
-  return JSON.parse(explainer.explainJson(text, options || {}));
+  // Called by the engine as the windows of a long text finish (once for a short text).
+  const windowDone = (done, total) => {
+    if (total > 1) post(id, PROGRESS, { stage: 'explain', message: `explaining a long text: window ${Math.min(done + 1, total)} of ${total}`, loaded: done, total });
+  };
+  return JSON.parse(explainer.explainJson(text, options || {}, windowDone));
 }
 
 function faithfulness(id) {

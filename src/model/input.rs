@@ -51,15 +51,27 @@ impl TextEncoder {
         self.tokenizer.id_to_token(id).unwrap_or_else(|| format!("<{id}>"))
     }
 
-    /// Tokenizes `text` with the model's special tokens around it.
-    /// Fails with a clear message when the result exceeds the model's positions, and
-    /// before tokenizing at all when the text is far longer than any model reads.
+    /// Tokenizes `text` with the model's special tokens around it, for one pass of the
+    /// model: fails with a clear message when the result exceeds the model's positions.
     pub fn encode(&self, text: &str) -> Result<Vec<Token>> {
+        let tokens = self.encode_long(text)?;
+        if tokens.len() > self.max_positions {
+            return Err(Error::Input(format!(
+                "the text is {} tokens long, but this model reads at most {} positions in one pass (`explain` splits longer texts into windows)",
+                tokens.len(),
+                self.max_positions
+            )));
+        }
+        Ok(tokens)
+    }
+
+    /// Tokenizes `text` of any length up to [`MAX_TEXT_TOKENS`] (for explaining in
+    /// windows). Refuses before tokenizing at all when the text is far longer than that.
+    pub fn encode_long(&self, text: &str) -> Result<Vec<Token>> {
         let chars = text.chars().count();
         if chars > MAX_TEXT_CHARS {
             return Err(Error::Input(format!(
-                "the text is {chars} characters long; at most {MAX_TEXT_CHARS} are accepted (this model reads at most {} tokens, a few thousand characters)",
-                self.max_positions
+                "the text is {chars} characters long; at most {MAX_TEXT_CHARS} are accepted (and at most {MAX_TEXT_TOKENS} tokens, a few thousand words)"
             )));
         }
         let encoding = self.tokenizer.encode_char_offsets(text, true).map_err(|e| Error::Tokenizer(e.to_string()))?;
@@ -79,21 +91,30 @@ impl TextEncoder {
                 word: if special == 1 { None } else { word },
             })
             .collect();
-        if tokens.len() > self.max_positions {
+        if tokens.len() > MAX_TEXT_TOKENS {
             return Err(Error::Input(format!(
-                "the text is {} tokens long, but this model reads at most {} positions",
+                "the text is {} tokens long; at most {MAX_TEXT_TOKENS} are explained (in overlapping windows of {} positions); shorten it or explain it in parts",
                 tokens.len(),
                 self.max_positions
             )));
         }
         Ok(tokens)
     }
+
+    /// The most positions the model reads in one pass.
+    pub fn max_positions(&self) -> usize {
+        self.max_positions
+    }
 }
 
-/// The longest text tokenized at all: a hundred times what a 512-position model reads,
-/// so a pasted book gets a clear message at once instead of seconds of tokenizing and
-/// megabytes of offsets in a browser tab.
+/// The longest text tokenized at all, so a pasted book gets a clear message at once
+/// instead of seconds of tokenizing and megabytes of offsets in a browser tab.
 pub const MAX_TEXT_CHARS: usize = 200_000;
+
+/// The longest text explained, in tokens: eleven overlapping 512-position windows, about
+/// 3,000 English words, which the browser explains in under a minute (each window costs
+/// what a 512-token explanation does; BENCHMARKS.md).
+pub const MAX_TEXT_TOKENS: usize = 4096;
 
 /// The ids with the flagged positions deleted and the rest re-packed: the perturbation
 /// of occlusion and of the ERASER metrics (no [MASK] substitution).

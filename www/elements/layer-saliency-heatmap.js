@@ -37,6 +37,7 @@ const CSS = `
   overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; border: 0; }
 .wrap { position: relative; }
 .caption { margin: 0 0 .5rem; font-size: .8125rem; color: var(--_muted); }
+.notice { margin: 0 0 .5rem; padding: .4rem .6rem; font-size: .8125rem; border-left: 3px solid #c28a00; background: #fff8e1; color: #4a3b00; }
 .text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; word-break: normal;
   font-size: var(--ls-text-size, 1.125rem); line-height: 2; font-family: inherit; }
 .item { border-radius: 3px; padding: .14em .06em; cursor: default;
@@ -238,10 +239,21 @@ export class LayerSaliencyHeatmapElement extends HTMLElement {
       text.append(span);
     }
 
-    const children = [this.#caption(ex, wanted, wantedLayer, granularity), text, this.#legend(ex, scale)];
+    const children = [this.#windowsNotice(ex), this.#caption(ex, wanted, wantedLayer, granularity), text, this.#legend(ex, scale)];
     children.push(this.#table(granularity));
     children.push(this.#tip);
     this.#base.replaceChildren(...children.filter(Boolean));
+  }
+
+  /** A text longer than the model reads was explained in windows: say so above it. */
+  #windowsNotice(ex) {
+    const w = ex.windows;
+    if (!w || !Array.isArray(w.spans) || w.spans.length < 2) return null;
+    const text = `Long text: ${w.tokens} tokens, but the model reads ${w.max_positions} at a time. `
+      + `It was explained in ${w.spans.length} overlapping windows (at least ${w.overlap} tokens shared by neighbours); `
+      + 'the prediction averages the windows, and scores in an overlap blend both windows. '
+      + 'Faithfulness metrics are not computed for windowed texts.';
+    return h('p', { part: 'notice', class: 'notice', role: 'note', text });
   }
 
   #caption(ex, wanted, wantedLayer, granularity) {

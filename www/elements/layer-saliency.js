@@ -487,10 +487,12 @@ export class LayerSaliencyElement extends HTMLElement {
     try {
       // The explanation is shown as soon as it exists; its faithfulness metrics (several
       // more forward passes) follow in a second request, then the result event fires.
-      const shown = await this.#client.explain(text, { ...request, faithfulness: false });
+      const shown = await this.#client.explain(text, { ...request, faithfulness: false },
+        (p) => this.#status(this.#progressText(p), 'busy', p));
       this.#render(shown);
       const t = shown.timing_ms?.total;
-      const done = `Explained ${shown.tokens.length} tokens${t ? ` in ${Math.round(t)} ms` : ''}.`;
+      const windows = shown.windows?.spans?.length > 1 ? ` in ${shown.windows.spans.length} windows` : '';
+      const done = `Explained ${shown.tokens.length} tokens${windows}${t ? ` in ${Math.round(t)} ms` : ''}.`;
       this.#status(`${done} Measuring faithfulness…`, 'busy');
       const explanation = await this.#client.faithfulness();
       this.#result = explanation;

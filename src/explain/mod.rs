@@ -1,6 +1,10 @@
 //! Step 5: the whole pipeline behind one call. `Explainer` owns a loaded model; `explain`
 //! runs model -> gradients -> saliency -> metrics for one text and options, and returns the
 //! serialisable `Explanation` that the CLI prints with `--json` and the page renders.
+//! A text longer than the model's positions is explained in overlapping windows
+//! (`windows.rs`) and stitched back into one `Explanation` of the whole text.
+
+mod windows;
 
 use crate::clock::Timings;
 use crate::error::{Error, Result};
@@ -22,6 +26,7 @@ use crate::saliency::position::position_saliency;
 use crate::saliency::project::{project, InputIds};
 use crate::saliency::words::{word_saliency, WordSaliency};
 use serde::Serialize;
+pub use windows::WindowsInfo;
 
 /// A loaded model ready to explain texts.
 pub struct Explainer {
@@ -99,6 +104,17 @@ pub struct Explanation {
     pub timing_ms: Timings,
     /// Plain words on what was computed, for anyone reading the numbers.
     pub notes: Vec<String>,
+    /// Set when the text was longer than the model's positions and was explained in
+    /// overlapping windows (the page shows a notice).
+    pub windows: Option<WindowsInfo>,
+}
+
+/// One pass of the model over a text that fits its positions, with what stitching
+/// windows together needs beyond the explanation itself.
+struct Pass {
+    explanation: Explanation,
+    /// Layer gxa at every layer (for `layer-gxa` only), so windows can agree on a layer.
+    layer_gxa: Vec<Vec<f32>>,
 }
 
 fn timings_as_object<S: serde::Serializer>(t: &Timings, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -132,13 +148,45 @@ impl Explainer {
     /// Explains `text` with `options`. `layers_view` asks for the per-layer decoded view
     /// even when the method does not need it (the page always shows it).
     pub fn explain(&self, text: &str, options: &Options, layers_view: bool) -> Result<Explanation> {
-        let model = &self.model;
-        options.validate(model.num_layers())?;
-        let mut timing = Timings::default();
-        let tokens = timing.time("tokenize", || model.text.encode(text))?;
+        self.explain_with_progress(text, options, layers_view, &mut |_, _| {})
+    }
+
+    /// As [`Explainer::explain`], calling `progress(done, total)` as the windows of a long
+    /// text finish (once, `(1, 1)`, for a text that fits the model).
+    pub fn explain_with_progress(
+        &self,
+        text: &str,
+        options: &Options,
+        layers_view: bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Explanation> {
+        options.validate(self.model.num_layers())?;
+        let mut tokenize = Timings::default();
+        let tokens = tokenize.time("tokenize", || self.model.text.encode_long(text))?;
         if tokens.iter().all(|t| t.special) {
             return Err(Error::Input("the text is empty: there is nothing to explain".into()));
         }
+        let mut explanation = if tokens.len() <= self.model.config.max_positions {
+            let mut e = self.pass(text, tokens, options, layers_view)?.explanation;
+            progress(1, 1);
+            e.timing_ms = merge_timings([&tokenize, &e.timing_ms]);
+            e
+        } else {
+            let mut e = windows::explain_in_windows(self, text, tokens, options, layers_view, progress)?;
+            e.timing_ms = merge_timings([&tokenize, &e.timing_ms]);
+            e
+        };
+        if options.faithfulness {
+            self.add_faithfulness(&mut explanation)?;
+        }
+        Ok(explanation)
+    }
+
+    /// One pass of the model over `tokens` (which fit its positions): forward, backward,
+    /// every layer decoded, the method's scores and words. No faithfulness.
+    fn pass(&self, text: &str, tokens: Vec<Token>, options: &Options, layers_view: bool) -> Result<Pass> {
+        let model = &self.model;
+        let mut timing = Timings::default();
         let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
         let special: Vec<bool> = tokens.iter().map(|t| t.special).collect();
         let target = options.target.as_ref().map(|c| c.resolve(&model.labels, "target")).transpose()?;
@@ -170,13 +218,22 @@ impl Explainer {
             LayerChoice::Auto => (choose_layer(&coherences, options.theta), true),
         };
 
+        // Layer gxa at every layer is a dot product per position: cheap, and it lets the
+        // windows of a long text use the layer chosen for the whole text.
+        let layer_gxa: Vec<Vec<f32>> = if options.method == Method::LayerGxa {
+            (0..lg.hidden.len())
+                .map(|l| position_saliency(Aggregation::Gxa, &lg.hidden[l], &lg.grads[l]))
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
         let mut ig = None;
         let saliency = timing.time("method", || -> Result<Vec<f32>> {
             let scores = match options.method {
                 Method::Dls => layers[layer].saliency.clone(),
                 Method::GradNorm => position_saliency(Aggregation::GradNorm, &lg.word_embeds, &lg.word_grads)?,
                 Method::Gxa => position_saliency(Aggregation::Gxa, &lg.word_embeds, &lg.word_grads)?,
-                Method::LayerGxa => position_saliency(Aggregation::Gxa, &lg.hidden[layer], &lg.grads[layer])?,
+                Method::LayerGxa => layer_gxa[layer].clone(),
                 Method::IntegratedGradients => {
                     let result =
                         integrated_gradients(model, &lg.word_embeds, &special, lg.objective, options.ig_steps)?;
@@ -199,7 +256,7 @@ impl Explainer {
         if self.decoder(options.decoder).kind() == DecoderKind::TiedEmbeddings {
             notes.push("Layers are decoded with the tied word-embedding matrix (no LM head): a logit lens.".into());
         }
-        let mut explanation = Explanation {
+        let explanation = Explanation {
             model: ModelInfo {
                 name: self.name.clone(),
                 decoder: self.decoder(options.decoder).kind(),
@@ -230,17 +287,26 @@ impl Explainer {
             integrated_gradients: ig,
             timing_ms: timing,
             notes,
+            windows: None,
         };
-        if options.faithfulness {
-            self.add_faithfulness(&mut explanation)?;
-        }
-        Ok(explanation)
+        Ok(Pass { explanation, layer_gxa })
     }
 
     /// Measures how faithful an explanation's saliency is (ERASER metrics, timed as
     /// "faithfulness") and adds it. Separate so the page can show an explanation first
     /// and its faithfulness, which takes longer than the explanation itself, after.
     pub fn add_faithfulness(&self, e: &mut Explanation) -> Result<()> {
+        if e.windows.is_some() {
+            // Each perturbed text would need every window again: dozens of passes of
+            // 512 tokens. Said in the notes rather than left blank without a reason.
+            if !e.notes.iter().any(|n| n.starts_with(windows::NO_FAITHFULNESS)) {
+                e.notes.push(format!(
+                    "{}: each perturbed text would be explained window by window again, too slow for the page.",
+                    windows::NO_FAITHFULNESS
+                ));
+            }
+            return Ok(());
+        }
         let ids: Vec<u32> = e.tokens.iter().map(|t| t.id).collect();
         let special: Vec<bool> = e.tokens.iter().map(|t| t.special).collect();
         let f =
@@ -294,4 +360,15 @@ impl Explainer {
                 .collect()
         })
     }
+}
+
+/// Stage timings of several parts, summed stage by stage in first-seen order.
+fn merge_timings<'a>(parts: impl IntoIterator<Item = &'a Timings>) -> Timings {
+    let mut total = Timings::default();
+    for part in parts {
+        for (stage, ms) in &part.0 {
+            total.record(stage, *ms);
+        }
+    }
+    total
 }
