@@ -104,6 +104,9 @@ const result = {
     torch: { file: opts.torch, version: torch.meta.torch_version, threads: torch.meta.threads, logit_check: torch.meta.logit_check },
   },
   rows,
+  // Tight-kernel ceilings and the int8 kernel on the model's largest products (64 tokens),
+  // natively and in the browser (src/metrics/peak.rs).
+  throughput: { native: native.meta.throughput ?? null, wasm: browser.meta.throughput ?? null },
 };
 mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
 writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);

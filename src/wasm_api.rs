@@ -113,6 +113,15 @@ impl WasmExplainer {
         serde_json::to_string(&rows).map_err(|e| JsError::new(&e.to_string()))
     }
 
+    /// The single-core ceilings measured by tight kernels and the int8 kernel's rate on the
+    /// model's largest products at 64 tokens (`metrics::peak`), as JSON.
+    #[wasm_bindgen(js_name = throughputJson)]
+    pub fn throughput_json(&self, repeats: u32) -> Result<String, JsError> {
+        use crate::metrics::peak::{model_shapes, throughput};
+        let t = throughput(&model_shapes(&self.inner.model().config, 64), repeats as usize);
+        serde_json::to_string(&t).map_err(|e| JsError::new(&e.to_string()))
+    }
+
     /// Labels, layer count and decoder of the loaded model, as JSON.
     #[wasm_bindgen(js_name = infoJson)]
     pub fn info_json(&self) -> String {

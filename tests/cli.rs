@@ -153,6 +153,22 @@ fn explain_without_json_prints_a_readable_view() {
 }
 
 #[test]
+fn a_text_longer_than_the_model_reads_is_explained_in_windows() {
+    let cls = golden_dir("bert_prefixed").join("classifier");
+    let long = "the plot was slow but the acting was great and i love the music . ".repeat(12);
+    let out = saliency(&["explain", "--model", cls.to_str().unwrap(), &long]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("windows") && text.contains("overlapping windows"), "{text}");
+    assert!(text.contains("Faithfulness was not measured"), "{text}");
+    let out = saliency(&["explain", "--model", cls.to_str().unwrap(), "--json", "--no-faithfulness", &long]);
+    let json = stdout_json(&out);
+    let spans = json["windows"]["spans"].as_array().expect("windows in the JSON");
+    assert!(spans.len() > 1 && json["windows"]["max_positions"] == 64, "{}", json["windows"]);
+    assert_eq!(json["saliency"].as_array().unwrap().len(), json["tokens"].as_array().unwrap().len());
+}
+
+#[test]
 fn eval_tabulates_every_method_and_every_dls_layer() {
     let cls = golden_dir("bert_prefixed").join("classifier");
     let texts = std::env::temp_dir().join(format!("layer-saliency-eval-{}.txt", std::process::id()));

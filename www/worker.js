@@ -115,15 +115,27 @@ function faithfulness(id) {
   return JSON.parse(explainer.faithfulnessJson());
 }
 
-/** Benchmark rows plus the wasm memory size, which never shrinks: the peak of the run. */
+/** Benchmark rows, the wasm memory size (which never shrinks: the peak of the run) and
+ * the kernels' throughput against the tight-kernel ceilings. */
 function bench(id, { lengths, repeats, ig }) {
   if (!explainer) throw new Error('no model is loaded yet');
   post(id, PROGRESS, { stage: 'bench', message: `timing ${lengths.join(', ')} tokens` });
   const rows = JSON.parse(explainer.benchJson(Uint32Array.from(lengths), repeats || 5, Boolean(ig)));
-  return { rows, peak_wasm_mb: wasmMemory.buffer.byteLength / (1 << 20) };
+  const peak_wasm_mb = wasmMemory.buffer.byteLength / (1 << 20);
+  post(id, PROGRESS, { stage: 'bench', message: 'timing tight kernels and the int8 matmuls' });
+  const throughput = JSON.parse(explainer.throughputJson(repeats || 5));
+  return { rows, peak_wasm_mb, throughput };
 }
 
-self.onmessage = async (event) => {
+// Requests run one after another in arrival order: a load still downloading must finish
+// before the explain sent after it (as after a restart, when the client reloads the model
+// and the page explains again at once) finds a model.
+let queue = Promise.resolve();
+self.onmessage = (event) => {
+  queue = queue.then(() => handle(event));
+};
+
+async function handle(event) {
   const { id, type } = event.data || {};
   if (poisoned) {
     post(id, ERROR, { message: 'the model worker stopped after an internal error', fatal: true });
@@ -143,4 +155,4 @@ self.onmessage = async (event) => {
     if (fatal) poisoned = true;
     post(id, ERROR, { message: String(err?.message || err), fatal });
   }
-};
+}

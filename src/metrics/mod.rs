@@ -5,3 +5,4 @@ pub mod bench;
 pub mod coherence;
 pub mod evaluation;
 pub mod faithfulness;
+pub mod peak;

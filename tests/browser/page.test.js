@@ -251,3 +251,83 @@ test('a link to a Hub model fills in the Hub fields and waits for the user, expl
   assert.deepEqual(fields, ['test/distilbert-cls', 'test/distilbert-mlm']);
   await context.close();
 });
+
+test('a text longer than the model reads is explained in windows, with a notice and progress, as natively', { timeout: 300000 }, async () => {
+  const sentence = 'The soup was cold and the waiter forgot us, but the view over the harbour was lovely and the bread was the best in town. ';
+  const text = sentence.repeat(30); // about 900 tokens: two windows of 512 positions at least
+  const { page, errors, context } = await openPage(browser, `${server.url}#model=tiny-sentiment&text=${encodeURIComponent(text)}`);
+  const result = await firstResult(page);
+  assert.equal(result.model.name, 'tiny-sentiment');
+  assert.ok(result.windows && result.windows.spans.length >= 2, JSON.stringify(result.windows));
+  assert.equal(result.saliency.length, result.tokens.length);
+  const native = nativeExplain('tiny-sentiment.gguf', text);
+  assert.deepEqual(result.windows, native.windows);
+  assert.deepEqual(result.words.map((w) => w.text), native.words.map((w) => w.text));
+  for (let c = 0; c < native.probs.length; c++) assert.ok(Math.abs(result.probs[c] - native.probs[c]) < 1e-2);
+  const rho = spearman(result.words.map((w) => w.saliency), native.words.map((w) => w.saliency));
+  assert.ok(rho > 0.95, `windowed word saliency rank correlation wasm vs native ${rho}`);
+  // The notice sits above the highlighted text and says what was done.
+  const notice = await page.evaluate(() => document.getElementById('app').shadowRoot
+    .querySelector('layer-saliency-heatmap').shadowRoot.querySelector('[part=notice]')?.textContent);
+  assert.match(notice ?? '', new RegExp(`${result.windows.spans.length} overlapping windows`));
+  // Explaining again reports progress window by window in the status line.
+  const seen = page.evaluate(() => new Promise((resolve) => {
+    const status = document.getElementById('app').shadowRoot.querySelector('[part=status]');
+    const texts = [];
+    const observer = new MutationObserver(() => texts.push(status.textContent));
+    observer.observe(status, { subtree: true, childList: true, characterData: true });
+    document.getElementById('app').addEventListener('layer-saliency-result', () => {
+      observer.disconnect();
+      resolve(texts);
+    }, { once: true });
+  }));
+  await page.evaluate(() => document.getElementById('app').explain());
+  const statuses = await seen;
+  assert.ok(statuses.some((s) => /window 2 of \d/.test(s)), statuses.join(' | '));
+  assert.ok(statuses.some((s) => /in \d windows/.test(s)), statuses.join(' | '));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a trap in the wasm restarts the worker; the text, the settings and the next explanation survive', { timeout: 300000 }, async () => {
+  const text = 'The soup was cold but the staff were lovely.';
+  const { page, context } = await openPage(browser, `${server.url}#text=${encodeURIComponent(text)}&method=gxa`);
+  const first = await firstResult(page);
+  // Inside the worker: the next explain first asks the Rust allocator for 4 GB, which it
+  // cannot give, so Rust aborts: a genuine wasm trap ("unreachable"), as out of memory is.
+  const [worker] = page.workers();
+  await worker.evaluate(async () => {
+    const pkg = await import(new URL('pkg/layer_saliency.js', self.location.href).href);
+    const wasm = await pkg.default();
+    const original = pkg.WasmExplainer.prototype.explainJson;
+    pkg.WasmExplainer.prototype.explainJson = function (...args) {
+      pkg.WasmExplainer.prototype.explainJson = original;
+      wasm.__wbindgen_malloc(0xfffffff0, 8);
+      return original.apply(this, args);
+    };
+  });
+  const failed = page.evaluate(() => new Promise((resolve) => {
+    document.getElementById('app').addEventListener('layer-saliency-error', (e) => resolve(e.message), { once: true });
+  }));
+  await page.evaluate(() => document.getElementById('app').explain());
+  const message = await failed;
+  assert.match(message, /unreachable/);
+  assert.match(message, /restarted; your text and settings are kept/);
+  const kept = await page.evaluate(() => ({
+    box: document.getElementById('app').shadowRoot.querySelector('textarea').value,
+    hash: location.hash,
+  }));
+  assert.equal(kept.box, text);
+  const hash = new URLSearchParams(kept.hash.slice(1));
+  assert.equal(hash.get('text'), text);
+  assert.equal(hash.get('method'), 'gxa');
+  // The fresh worker reloads the model and explains the same text to the same numbers.
+  const wait = nextResult(page);
+  await page.evaluate(() => document.getElementById('app').explain());
+  const again = await wait;
+  assert.equal(again.text, text);
+  assert.equal(again.method, 'gxa');
+  assert.deepEqual(again.saliency, first.saliency);
+  assert.deepEqual(again.probs, first.probs);
+  await context.close();
+});

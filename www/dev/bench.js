@@ -152,6 +152,7 @@ async function run() {
   return {
     model, userAgent: navigator.userAgent, ort_version: ort.version, ort_warm_up_ms: WARM_UP_MS, repeats, rows,
     peak_wasm_mb: ours.peak_wasm_mb,
+    throughput: ours.throughput,
   };
 }
 

@@ -323,7 +323,11 @@ export class LayerSaliencyElement extends HTMLElement {
   }
 
   #fail(err) {
-    const message = err?.message || String(err);
+    // A trap in the wasm (a panic, out of memory): the client has already started a fresh
+    // worker and is reloading the model; the text box and the URL still hold everything.
+    const message = err?.fatal
+      ? `The model stopped on an internal error (${err.message}) and was restarted; your text and settings are kept. Press Explain to try again.`
+      : err?.message || String(err);
     this.#status(message, 'error');
     this.dispatchEvent(new LayerSaliencyErrorEvent(message));
   }

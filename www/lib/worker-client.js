@@ -91,7 +91,7 @@ export class ModelClient {
 
   /**
    * Times the pipeline in the worker (dev/bench.html): {lengths, repeats, ig}; resolves with
-   * {rows, peak_wasm_mb}, rows shaped as `saliency bench --json`'s.
+   * {rows, peak_wasm_mb, throughput}, rows shaped as `saliency bench --json`'s.
    */
   bench({ lengths, repeats = 5, ig = false }, onProgress) {
     return this.#request({ type: BENCH, lengths, repeats, ig }, onProgress);

@@ -47,12 +47,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn bench(args: args::BenchArgs) -> Result<ExitCode> {
     let explainer = explainer(&args.model)?;
+    use layer_saliency::metrics::peak::{model_shapes, throughput};
     let rows = layer_saliency::metrics::bench::bench(&explainer, &args.lengths, args.repeats.max(1), !args.no_ig)?;
+    let throughput = throughput(&model_shapes(&explainer.model().config, 64), args.repeats.max(1));
     let report = serde_json::json!({
         "model": args.model.model.display().to_string(),
         "quant": explainer.model().quant,
         "threads": candle_core::utils::get_num_threads(),
         "rows": rows,
+        "throughput": throughput,
     });
     if args.json {
         print::json(&report)?;
@@ -84,6 +87,23 @@ fn bench(args: args::BenchArgs) -> Result<ExitCode> {
                 r.faithfulness_ms,
                 r.ig32_ms.unwrap_or(f64::NAN),
                 r.ig32_over_dls.unwrap_or(f64::NAN)
+            );
+        }
+        println!();
+        println!(
+            "one core, tight kernels: int8 dot {:.1} G MAC/s, f32 mul+add {:.1} GFLOP/s",
+            throughput.int8_dot_peak_gmacs, throughput.f32_peak_gflops
+        );
+        for m in &throughput.matmuls {
+            println!(
+                "  {:<30} {:>4} x {:>4} x {:>5}  {:>8.2} ms  {:>6.1} G MAC/s  {:>4.0}% of the int8 ceiling",
+                m.name,
+                m.m,
+                m.k,
+                m.n,
+                m.median_ms,
+                m.gmacs,
+                m.of_peak * 100.0
             );
         }
     }

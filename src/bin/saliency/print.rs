@@ -47,6 +47,10 @@ pub fn explanation(e: &Explanation, colour: bool) {
     println!("explains   {}{versus} (score {:.4})", e.labels[e.target], e.score);
     let layer = if e.layer_auto { format!("{} (auto, theta {})", e.layer, e.theta) } else { e.layer.to_string() };
     println!("method     {} at layer {layer}, aggregation {:?}, tau {}", e.method.name(), e.aggregation, e.tau);
+    if e.windows.is_some() {
+        // The windows note: how a text longer than the model reads was explained.
+        println!("windows    {}", e.notes[0]);
+    }
     println!();
 
     let scale = e.words.iter().map(|w| w.saliency.abs()).fold(0.0, f32::max);
@@ -96,6 +100,12 @@ pub fn explanation(e: &Explanation, colour: bool) {
             f.aopc_comprehensiveness, f.aopc_sufficiency
         );
         println!("              {}", f.perturbation);
+    }
+    if e.faithfulness.is_none() {
+        if let Some(note) = e.notes.iter().find(|n| n.starts_with("Faithfulness was not measured")) {
+            println!();
+            println!("faithfulness  {note}");
+        }
     }
     if let Some(ig) = &e.integrated_gradients {
         println!("integrated gradients  {} steps, completeness error {:.2}%", ig.steps, ig.completeness_error * 100.0);
