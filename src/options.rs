@@ -222,6 +222,9 @@ impl Default for Options {
 /// Upper bounds that keep a request from hanging the page.
 pub const MAX_TAU: usize = 1000;
 pub const MAX_IG_STEPS: usize = 512;
+/// Occlusion runs the model once per token (n passes of n tokens): about a minute at 256
+/// tokens on one core, so longer texts are refused rather than left to look hung.
+pub const MAX_OCCLUSION_TOKENS: usize = 256;
 
 impl Options {
     /// Checks ranges that do not depend on the model.

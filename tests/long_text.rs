@@ -155,13 +155,24 @@ fn windows_agree_with_their_texts_explained_alone() {
     assert_eq!(e.predicted, layer_saliency::gradients::argmax(&mean));
 }
 
-/// Every method works on a windowed text, with the layer chosen for the whole text.
+/// Every method but integrated gradients (32 passes per window) works on a windowed text,
+/// with the layer chosen for the whole text; IG, and occlusion past 256 tokens (one pass
+/// per token), get a message saying why instead of minutes of work.
 #[test]
-fn every_method_explains_a_windowed_text() {
+fn every_affordable_method_explains_a_windowed_text() {
+    use layer_saliency::options::{Method, MAX_OCCLUSION_TOKENS};
     let ex = explainer();
     let text = review(100, 3);
-    for method in layer_saliency::options::Method::ALL {
+    let occlusion = Options { method: Method::Occlusion, faithfulness: false, ..Options::default() };
+    let err = ex.explain(&review(MAX_OCCLUSION_TOKENS, 3), &occlusion, false).unwrap_err().to_string();
+    assert!(err.contains("minutes of work") && err.contains("256 tokens"), "{err}");
+    for method in Method::ALL {
         let options = Options { method, ig_steps: 4, faithfulness: false, ..Options::default() };
+        if method == Method::IntegratedGradients {
+            let err = ex.explain(&text, &options, false).unwrap_err().to_string();
+            assert!(err.contains("minutes of work") && err.contains("choose another method"), "{err}");
+            continue;
+        }
         let e = ex.explain(&text, &options, false).unwrap_or_else(|err| panic!("{}: {err}", method.name()));
         assert!(e.windows.is_some(), "{}", method.name());
         assert_eq!(e.saliency.len(), e.tokens.len(), "{}", method.name());

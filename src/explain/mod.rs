@@ -15,7 +15,7 @@ use crate::model::files::FileSet;
 use crate::model::heads::{Decoder, DecoderKind};
 use crate::model::input::Token;
 use crate::model::Model;
-use crate::options::{Aggregation, DecoderChoice, LayerChoice, Method, Options};
+use crate::options::{Aggregation, DecoderChoice, LayerChoice, Method, Options, MAX_OCCLUSION_TOKENS};
 use crate::saliency::baselines::attention::{cls_attention, rollout};
 use crate::saliency::baselines::integrated::{integrated_gradients, IntegratedGradients};
 use crate::saliency::baselines::occlusion::occlusion;
@@ -165,6 +165,16 @@ impl Explainer {
         let tokens = tokenize.time("tokenize", || self.model.text.encode_long(text))?;
         if tokens.iter().all(|t| t.special) {
             return Err(Error::Input("the text is empty: there is nothing to explain".into()));
+        }
+        if options.method == Method::Occlusion && tokens.len() > MAX_OCCLUSION_TOKENS {
+            return Err(Error::Option {
+                option: "method".into(),
+                reason: format!(
+                    "occlusion runs the model once per token ({} passes of {} tokens here, minutes of work); it is offered up to {MAX_OCCLUSION_TOKENS} tokens: choose another method or a shorter text",
+                    tokens.len() - 2,
+                    tokens.len()
+                ),
+            });
         }
         let mut explanation = if tokens.len() <= self.model.config.max_positions {
             let mut e = self.pass(text, tokens, options, layers_view)?.explanation;

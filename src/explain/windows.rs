@@ -152,6 +152,17 @@ pub(super) fn explain_in_windows(
     let model = explainer.model();
     let special: Vec<bool> = tokens.iter().map(|t| t.special).collect();
     let plan = WindowPlan::new(&special, model.config.max_positions)?;
+    if options.method == Method::IntegratedGradients {
+        return Err(Error::Option {
+            option: "method".into(),
+            reason: format!(
+                "integrated gradients on a text this long would run {} forward and backward passes in each of its {} windows, minutes of work; it is offered for texts the model reads in one pass ({} tokens): choose another method or a shorter text",
+                options.ig_steps,
+                plan.len(),
+                model.config.max_positions
+            ),
+        });
+    }
     let windows: Vec<Vec<Token>> = (0..plan.len()).map(|w| plan.tokens(&tokens, w)).collect();
     progress(0, plan.len());
 

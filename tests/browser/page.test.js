@@ -209,6 +209,32 @@ test('a corrupt model file shows an error and the page keeps working', { timeout
   await context.close();
 });
 
+test('a model URL that answers with a web page or a 404 gets a clear message; the previous model keeps working', { timeout: 300000 }, async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await firstResult(page);
+  const cases = [
+    // A static host's fallback page served for any path, with status 200.
+    [{ status: 200, contentType: 'text/html; charset=utf-8', body: '<!doctype html><title>Home</title>' }, /returned a web page, not a model file/],
+    [{ status: 404, contentType: 'text/plain', body: 'gone' }, /HTTP 404/],
+  ];
+  for (const [answer, expected] of cases) {
+    await page.unroute(/tiny-sentiment\.gguf/);
+    await page.route(/tiny-sentiment\.gguf/, (route) => route.fulfill(answer));
+    const error = page.evaluate(() => new Promise((resolve) => {
+      document.getElementById('app').addEventListener('layer-saliency-error', (e) => resolve(e.message), { once: true });
+    }));
+    await page.evaluate(() => document.getElementById('app').setAttribute('model', 'tiny-sentiment'));
+    const message = await error;
+    assert.match(message, expected);
+    assert.match(message, /tiny-sentiment/);
+    const wait = nextResult(page);
+    await page.evaluate(() => document.getElementById('app').explain());
+    assert.equal((await wait).model.name, MODEL);
+    await page.evaluate((m) => document.getElementById('app').setAttribute('model', m), MODEL);
+  }
+  await context.close();
+});
+
 test('a Hugging Face repo with the LM head of its base loads by URL (mock hub) and explains', { timeout: 300000 }, async () => {
   const { page, context } = await openPage(browser, server.url);
   await firstResult(page);
