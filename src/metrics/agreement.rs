@@ -85,37 +85,77 @@ pub fn spearman(a: &[f32], b: &[f32]) -> f32 {
 #[derive(Debug, Clone, Serialize)]
 pub struct Agreement {
     pub texts: usize,
-    /// Mean Spearman correlation of word saliency over texts with at least 3 words.
+    /// Mean Spearman correlation of word saliency over texts with at least 3 words, each
+    /// model explaining its own predicted class: where the predictions differ, two
+    /// different questions are compared.
     pub mean_spearman: f32,
     pub min_spearman: f32,
+    /// The same with the second model explaining the class the first one predicted: how
+    /// much the explanation of one question moves.
+    pub mean_spearman_same_class: f32,
+    pub min_spearman_same_class: f32,
     /// Share of texts where both models predict the same class.
     pub same_prediction: f32,
+    /// Share of texts where, explaining the same class, both choose the same layer.
+    pub same_layer: f32,
 }
 
-/// Explains every text with both explainers (same options, each its own predicted class
-/// unless the options fix one) and compares their word saliency.
-pub fn agreement(a: &Explainer, b: &Explainer, texts: &[String], options: &Options) -> Result<Agreement> {
-    let options = Options { faithfulness: false, ..options.clone() };
-    let (mut sum, mut min, mut counted, mut same) = (0f32, f32::INFINITY, 0usize, 0usize);
-    for text in texts {
-        let (ea, eb) = (a.explain(text, &options, false)?, b.explain(text, &options, false)?);
-        same += (ea.predicted == eb.predicted) as usize;
-        let wa: Vec<f32> = ea.words.iter().map(|w| w.saliency).collect();
-        let wb: Vec<f32> = eb.words.iter().map(|w| w.saliency).collect();
+/// Running mean and minimum of Spearman correlations.
+#[derive(Default)]
+struct Correlations {
+    sum: f32,
+    min: f32,
+    counted: usize,
+}
+
+impl Correlations {
+    fn add(&mut self, a: &crate::Explanation, b: &crate::Explanation) {
+        let wa: Vec<f32> = a.words.iter().map(|w| w.saliency).collect();
+        let wb: Vec<f32> = b.words.iter().map(|w| w.saliency).collect();
         if wa.len() >= 3 && wa.len() == wb.len() {
             let rho = spearman(&wa, &wb);
             if rho.is_finite() {
-                sum += rho;
-                min = min.min(rho);
-                counted += 1;
+                self.min = if self.counted == 0 { rho } else { self.min.min(rho) };
+                self.sum += rho;
+                self.counted += 1;
             }
         }
     }
+
+    fn mean(&self) -> f32 {
+        self.sum / self.counted.max(1) as f32
+    }
+}
+
+/// Explains every text with both explainers (same options; each its own predicted class
+/// unless the options fix one, and also the second explaining the first one's class) and
+/// compares their word saliency.
+pub fn agreement(a: &Explainer, b: &Explainer, texts: &[String], options: &Options) -> Result<Agreement> {
+    let options = Options { faithfulness: false, ..options.clone() };
+    let (mut own, mut fixed) = (Correlations::default(), Correlations::default());
+    let (mut same, mut same_layer) = (0usize, 0usize);
+    for text in texts {
+        let (ea, eb) = (a.explain(text, &options, false)?, b.explain(text, &options, false)?);
+        same += (ea.predicted == eb.predicted) as usize;
+        own.add(&ea, &eb);
+        let eb_same = if eb.target == ea.target {
+            eb
+        } else {
+            let target = Some(crate::options::ClassChoice::Index(ea.target));
+            b.explain(text, &Options { target, ..options.clone() }, false)?
+        };
+        same_layer += (eb_same.layer == ea.layer) as usize;
+        fixed.add(&ea, &eb_same);
+    }
+    let share = |n: usize| n as f32 / texts.len().max(1) as f32;
     Ok(Agreement {
         texts: texts.len(),
-        mean_spearman: sum / counted.max(1) as f32,
-        min_spearman: min,
-        same_prediction: same as f32 / texts.len().max(1) as f32,
+        mean_spearman: own.mean(),
+        min_spearman: own.min,
+        mean_spearman_same_class: fixed.mean(),
+        min_spearman_same_class: fixed.min,
+        same_prediction: share(same),
+        same_layer: share(same_layer),
     })
 }
 
