@@ -53,8 +53,10 @@ def main() -> None:
         packed = args.out / f"{model['name']}.gguf"
         sources = [out / f for f in [*ENCODER_FILES, "classifier.safetensors"]]
         stamp = args.out / f"{model['name']}.gguf.quant"
+        # Re-packed when a source or the packer itself is newer: a changed `saliency pack`
+        # (say, another format for some tensors) must not leave a stale file served.
         fresh = packed.exists() and stamp.exists() and stamp.read_text().strip() == model["quant"] \
-            and all(packed.stat().st_mtime >= p.stat().st_mtime for p in sources)
+            and all(packed.stat().st_mtime >= p.stat().st_mtime for p in [*sources, args.saliency])
         if not fresh:
             subprocess.run([str(args.saliency), "pack", "--model", str(out), "--quant", model["quant"],
                             "--out", str(packed)], check=True)

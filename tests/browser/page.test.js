@@ -357,3 +357,36 @@ test('a trap in the wasm restarts the worker; the text, the settings and the nex
   assert.deepEqual(again.probs, first.probs);
   await context.close();
 });
+
+test('Stop ends a long explanation at once; the model comes back and explains the next text', { timeout: 300000 }, async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await firstResult(page);
+  // About 1,500 tokens: three windows of seconds each on the default model.
+  const long = 'The soup was cold and the waiter forgot us, but the view over the harbour was lovely. '.repeat(80);
+  await page.evaluate((text) => document.getElementById('app').setAttribute('text', text), long);
+  // Not awaited: explain() resolves only when the explanation is done.
+  await page.evaluate(() => { document.getElementById('app').explain(); });
+  await page.waitForFunction(() => /window 1 of/.test(document.getElementById('app').shadowRoot.querySelector('[part=status]').textContent));
+  const stopVisible = await page.evaluate(() => !document.getElementById('app').shadowRoot.querySelector('[part=stop-button]').hidden);
+  assert.ok(stopVisible, 'a Stop button shows while explaining');
+  const started = Date.now();
+  await page.evaluate(() => document.getElementById('app').shadowRoot.querySelector('[part=stop-button]').click());
+  await page.waitForFunction(() => /^Stopped\./.test(document.getElementById('app').shadowRoot.querySelector('[part=status]').textContent));
+  assert.ok(Date.now() - started < 2000, `stopping took ${Date.now() - started} ms`);
+  const after = await page.evaluate(() => ({
+    box: document.getElementById('app').shadowRoot.querySelector('textarea').value,
+    stopHidden: document.getElementById('app').shadowRoot.querySelector('[part=stop-button]').hidden,
+  }));
+  assert.equal(after.box, long);
+  assert.ok(after.stopHidden);
+  const wait = nextResult(page);
+  await page.evaluate(() => {
+    const app = document.getElementById('app');
+    app.setAttribute('text', 'Short and sweet.');
+    app.explain();
+  });
+  const next = await wait;
+  assert.equal(next.text, 'Short and sweet.');
+  assert.equal(next.model.name, MODEL);
+  await context.close();
+});

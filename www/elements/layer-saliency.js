@@ -74,7 +74,7 @@ button:disabled { opacity: .55; cursor: progress; }
 [part=status] { min-height: 1.6rem; font-size: .9rem; color: #4a5468; display: flex; gap: .6rem; align-items: center; }
 [part=status][data-state=error] { color: #8a1c1c; }
 progress { width: 10rem; }
-progress[hidden] { display: none; }
+progress[hidden], button[hidden] { display: none; }
 section { margin-top: 1rem; }
 h3 { font-size: .95rem; margin: 1.2rem 0 .4rem; color: #2c3445; }
 .hint { font-size: .8rem; color: #5b6578; }
@@ -204,6 +204,7 @@ export class LayerSaliencyElement extends HTMLElement {
     ]);
     ui.textarea = el('textarea', { 'aria-label': 'Text to explain', part: 'textarea', spellcheck: false });
     ui.explain = el('button', { type: 'button', text: 'Explain', part: 'explain-button' });
+    ui.stop = el('button', { className: 'secondary', type: 'button', text: 'Stop', part: 'stop-button', hidden: true });
     ui.method = el('select');
     ui.agg = el('select');
     ui.layer = el('select');
@@ -221,6 +222,7 @@ export class LayerSaliencyElement extends HTMLElement {
       el('label', { part: 'advanced' }, ['…rather than', ui.contrast]),
       el('label', {}, ['Show', ui.granularity]),
       ui.explain,
+      ui.stop,
     ]);
     ui.progress = el('progress', { hidden: true, max: 1, value: 0 });
     ui.statusText = el('span', { text: 'Starting…' });
@@ -254,6 +256,7 @@ export class LayerSaliencyElement extends HTMLElement {
       }
     });
     ui.explain.addEventListener('click', () => this.explain());
+    ui.stop.addEventListener('click', () => this.stop());
     const bind = (select, attr) => select.addEventListener('change', () => {
       this.setAttribute(attr, select.value);
       this.#emitState();
@@ -484,6 +487,7 @@ export class LayerSaliencyElement extends HTMLElement {
     }
     this.#busy = true;
     this.#ui.explain.disabled = true;
+    this.#ui.stop.hidden = false;
     this.#status('Explaining…', 'busy');
     const request = { method: this.method, layer: this.layer, agg: this.agg };
     if (this.target !== '') request.target = this.target;
@@ -505,16 +509,25 @@ export class LayerSaliencyElement extends HTMLElement {
       this.dispatchEvent(new LayerSaliencyResultEvent(explanation));
       return explanation;
     } catch (err) {
-      this.#fail(err);
+      if (err?.cancelled) this.#status('Stopped. Your text and settings are kept; the model is ready again in a moment.');
+      else this.#fail(err);
       return null;
     } finally {
       this.#busy = false;
       this.#ui.explain.disabled = false;
+      this.#ui.stop.hidden = true;
       if (this.#queued) {
         this.#queued = false;
         queueMicrotask(() => this.explain());
       }
     }
+  }
+
+  /** Stops a running explanation (the model is reloaded into a fresh worker). */
+  stop() {
+    if (!this.#busy) return;
+    this.#queued = false;
+    this.#client.cancel();
   }
 
   #render(e) {

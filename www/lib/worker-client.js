@@ -26,8 +26,12 @@ export class ModelClient {
     };
   }
 
-  #failAll(message) {
-    for (const { reject } of this.#pending.values()) reject(new Error(message));
+  #failAll(message, cancelled = false) {
+    for (const { reject } of this.#pending.values()) {
+      const error = new Error(message);
+      error.cancelled = cancelled;
+      reject(error);
+    }
     this.#pending.clear();
   }
 
@@ -51,10 +55,25 @@ export class ModelClient {
 
   /** Replaces a worker whose wasm trapped, and reloads the last good model into it. */
   #recover() {
+    this.#restart('the model worker restarted after an internal error');
+  }
+
+  /** Ends the current worker, failing its requests with `message`, and starts loading
+   * the last model that loaded by URL into a fresh one (requests queue behind that load). */
+  #restart(message, cancelled = false) {
     this.#worker?.terminate();
     this.#worker = null;
-    this.#failAll('the model worker restarted after an internal error');
+    this.#failAll(message, cancelled);
     if (this.#lastModel) this.load(this.#lastModel).catch(() => {});
+  }
+
+  /**
+   * Stops a running request (a long text's windows take seconds each): the wasm cannot
+   * be interrupted, so the worker is replaced and the last model reloaded (from the
+   * Cache API, no download). Pending requests reject with a "stopped" error.
+   */
+  cancel() {
+    this.#restart('the explanation was stopped', true);
   }
 
   #request(fields, onProgress, transfer = []) {
