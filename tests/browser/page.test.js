@@ -390,3 +390,32 @@ test('Stop ends a long explanation at once; the model comes back and explains th
   assert.equal(next.model.name, MODEL);
   await context.close();
 });
+
+test('after a restart, a model opened from disk is not silently replaced by an older one', { timeout: 300000 }, async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await firstResult(page);
+  let wait = nextResult(page);
+  await page.locator('layer-saliency input[type=file]').setInputFiles(path.join(REPO, 'www/models/tiny-sentiment.gguf'));
+  assert.equal((await wait).model.name, 'your model');
+  // A genuine trap, as in the test above.
+  const worker = page.workers().at(-1);
+  await worker.evaluate(async () => {
+    const pkg = await import(new URL('pkg/layer_saliency.js', self.location.href).href);
+    const wasm = await pkg.default();
+    const original = pkg.WasmExplainer.prototype.explainJson;
+    pkg.WasmExplainer.prototype.explainJson = function (...args) {
+      pkg.WasmExplainer.prototype.explainJson = original;
+      wasm.__wbindgen_malloc(0xfffffff0, 8);
+      return original.apply(this, args);
+    };
+  });
+  const errors = [];
+  await page.exposeFunction('recordError', (m) => errors.push(m));
+  await page.evaluate(() => document.getElementById('app').addEventListener('layer-saliency-error', (e) => window.recordError(e.message)));
+  await page.evaluate(() => document.getElementById('app').explain());
+  await page.evaluate(() => document.getElementById('app').explain());
+  await page.waitForFunction(() => /open its files again/.test(document.getElementById('app').shadowRoot.querySelector('[part=status]').textContent));
+  assert.match(errors[0], /restarted/);
+  assert.match(errors[1], /opened from your disk is gone: open its files again/);
+  await context.close();
+});

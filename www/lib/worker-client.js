@@ -9,6 +9,9 @@ export class ModelClient {
   #pending = new Map();
   #nextId = 1;
   #lastModel = null;
+  /** Why there is no model after a restart, when it could not be reloaded. */
+  #lost = null;
+  #fromDisk = false;
 
   /** @param {URL|string} workerUrl the worker module's URL */
   constructor(workerUrl) {
@@ -65,6 +68,7 @@ export class ModelClient {
     this.#worker = null;
     this.#failAll(message, cancelled);
     if (this.#lastModel) this.load(this.#lastModel).catch(() => {});
+    else if (this.#fromDisk) this.#lost = 'the worker restarted and the model opened from your disk is gone: open its files again';
   }
 
   /**
@@ -77,6 +81,7 @@ export class ModelClient {
   }
 
   #request(fields, onProgress, transfer = []) {
+    if (this.#lost && fields.type !== LOAD) return Promise.reject(new Error(this.#lost));
     if (!this.#worker) this.#start();
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
@@ -94,7 +99,12 @@ export class ModelClient {
     const info = await this.#request({ type: LOAD, model }, onProgress, transfer);
     // Keep a reloadable description: downloaded files are cached by the worker; files
     // from disk were transferred and cannot be re-sent, so they are not kept.
-    if ((model.files || []).every((f) => f.url)) this.#lastModel = model;
+    // Files from disk were transferred and cannot be re-sent: such a model cannot be
+    // reloaded after a restart (and an older one must not silently take its place).
+    const reloadable = (model.files || []).every((f) => f.url);
+    this.#lastModel = reloadable ? model : null;
+    this.#fromDisk = !reloadable;
+    this.#lost = null;
     return info;
   }
 
