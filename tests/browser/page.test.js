@@ -419,3 +419,19 @@ test('after a restart, a model opened from disk is not silently replaced by an o
   assert.match(errors[1], /opened from your disk is gone: open its files again/);
   await context.close();
 });
+
+test('Stop also ends a model download that hangs; the previous model keeps explaining', { timeout: 300000 }, async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await firstResult(page);
+  // The packed file never arrives, as a stalled half-gigabyte download would not.
+  await page.route(/tiny-sentiment\.gguf/, () => {});
+  await page.evaluate(() => document.getElementById('app').setAttribute('model', 'tiny-sentiment'));
+  await page.waitForFunction(() => !document.getElementById('app').shadowRoot.querySelector('[part=stop-button]').hidden);
+  await page.evaluate(() => document.getElementById('app').stop());
+  await page.waitForFunction(() => /^Stopped loading tiny-sentiment\. The previous model is still in use\./
+    .test(document.getElementById('app').shadowRoot.querySelector('[part=status]').textContent));
+  const wait = nextResult(page);
+  await page.evaluate(() => document.getElementById('app').explain());
+  assert.equal((await wait).model.name, MODEL);
+  await context.close();
+});

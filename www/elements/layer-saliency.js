@@ -449,6 +449,7 @@ export class LayerSaliencyElement extends HTMLElement {
   async #load(model, entry) {
     this.#busy = true;
     this.#ui.explain.disabled = true;
+    this.#ui.stop.hidden = false; // a Hub download can be half a gigabyte
     try {
       const info = await this.#client.load(model, (p) => this.#status(this.#progressText(p), 'busy', p));
       this.#info = info;
@@ -457,11 +458,13 @@ export class LayerSaliencyElement extends HTMLElement {
       this.#syncControls();
       this.#status(`Model ready: ${model.name}.`);
     } catch (err) {
-      this.#fail(new Error(`${model.name} did not load: ${err.message}${this.#info ? ' (the previous model is still in use)' : ''}`));
+      if (err?.cancelled) this.#status(`Stopped loading ${model.name}.${this.#info ? ' The previous model is still in use.' : ''}`);
+      else this.#fail(new Error(`${model.name} did not load: ${err.message}${this.#info ? ' (the previous model is still in use)' : ''}`));
       return;
     } finally {
       this.#busy = false;
       this.#ui.explain.disabled = false;
+      this.#ui.stop.hidden = true;
     }
     if (this.text.trim()) await this.explain();
   }
@@ -523,7 +526,8 @@ export class LayerSaliencyElement extends HTMLElement {
     }
   }
 
-  /** Stops a running explanation (the model is reloaded into a fresh worker). */
+  /** Stops a running explanation or model download (the last model that loaded is
+   * reloaded into a fresh worker). */
   stop() {
     if (!this.#busy) return;
     this.#queued = false;
