@@ -45,6 +45,13 @@ impl Timings {
         }
     }
 
+    /// Adds every stage of `other` (stages it shares with `self` are summed).
+    pub fn add(&mut self, other: &Timings) {
+        for (stage, ms) in &other.0 {
+            self.record(stage, *ms);
+        }
+    }
+
     pub fn total(&self) -> f64 {
         self.0.iter().map(|(_, ms)| ms).sum()
     }

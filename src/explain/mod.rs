@@ -177,15 +177,15 @@ impl Explainer {
             });
         }
         let mut explanation = if tokens.len() <= self.model.config.max_positions {
-            let mut e = self.pass(text, tokens, options, layers_view)?.explanation;
+            let e = self.pass(text, tokens, options, layers_view)?.explanation;
             progress(1, 1);
-            e.timing_ms = merge_timings([&tokenize, &e.timing_ms]);
             e
         } else {
-            let mut e = windows::explain_in_windows(self, text, tokens, options, layers_view, progress)?;
-            e.timing_ms = merge_timings([&tokenize, &e.timing_ms]);
-            e
+            windows::explain_in_windows(self, text, tokens, options, layers_view, progress)?
         };
+        // Tokenizing first, then the stages in the order they ran.
+        tokenize.add(&explanation.timing_ms);
+        explanation.timing_ms = tokenize;
         if options.faithfulness {
             self.add_faithfulness(&mut explanation)?;
         }
@@ -370,15 +370,4 @@ impl Explainer {
                 .collect()
         })
     }
-}
-
-/// Stage timings of several parts, summed stage by stage in first-seen order.
-fn merge_timings<'a>(parts: impl IntoIterator<Item = &'a Timings>) -> Timings {
-    let mut total = Timings::default();
-    for part in parts {
-        for (stage, ms) in &part.0 {
-            total.record(stage, *ms);
-        }
-    }
-    total
 }

@@ -17,7 +17,7 @@
 //!
 //! Faithfulness is not computed for windowed texts (see `Explainer::add_faithfulness`).
 
-use super::{merge_timings, Explainer, Explanation, LayerView, Pass};
+use super::{Explainer, Explanation, LayerView, Pass};
 use crate::error::{Error, Result};
 use crate::gradients::{argmax, softmax};
 use crate::metrics::coherence::choose_layer;
@@ -287,8 +287,10 @@ fn stitch(
     if integrated_gradients.is_some() {
         notes.push("Integrated gradients: the completeness figures are those of the window that fits worst.".into());
     }
-    let timing_ms =
-        merge_timings(std::iter::once(&class_forward).chain(passes.iter().map(|p| &p.explanation.timing_ms)));
+    let mut timing_ms = class_forward;
+    for pass in &passes {
+        timing_ms.add(&pass.explanation.timing_ms);
+    }
     Explanation {
         model: first.model.clone(),
         text: text.to_string(),

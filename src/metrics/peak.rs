@@ -54,24 +54,9 @@ pub fn throughput(shapes: &[(&str, usize, usize, usize)], repeats: usize) -> Thr
         std::hint::black_box(kernels::dot_chains(rounds / 10));
         std::hint::black_box(kernels::mul_add_chains(rounds / 10));
     }
-    let int8_dot_peak_gmacs = median(
-        &(0..repeats)
-            .map(|_| {
-                let start = now_ms();
-                std::hint::black_box(kernels::dot_chains(rounds));
-                (rounds * CHAINS * 8) as f64 / ((now_ms() - start) * 1e6)
-            })
-            .collect::<Vec<_>>(),
-    );
-    let f32_peak_gflops = median(
-        &(0..repeats)
-            .map(|_| {
-                let start = now_ms();
-                std::hint::black_box(kernels::mul_add_chains(rounds));
-                (rounds * CHAINS * 8) as f64 / ((now_ms() - start) * 1e6)
-            })
-            .collect::<Vec<_>>(),
-    );
+    let ops = (rounds * CHAINS * 8) as f64;
+    let int8_dot_peak_gmacs = ops / (median_ms(repeats, || kernels::dot_chains(rounds)) * 1e6);
+    let f32_peak_gflops = ops / (median_ms(repeats, || kernels::mul_add_chains(rounds)) * 1e6);
     let matmuls = shapes
         .iter()
         .map(|&(name, m, k, n)| {
@@ -80,20 +65,24 @@ pub fn throughput(shapes: &[(&str, usize, usize, usize)], repeats: usize) -> Thr
             for _ in 0..2 {
                 std::hint::black_box(weights.matmul_t(&x, m)); // caches, allocator, optimised code
             }
-            let median_ms = median(
-                &(0..repeats)
-                    .map(|_| {
-                        let start = now_ms();
-                        std::hint::black_box(weights.matmul_t(std::hint::black_box(&x), m));
-                        now_ms() - start
-                    })
-                    .collect::<Vec<_>>(),
-            );
+            let median_ms = median_ms(repeats, || weights.matmul_t(std::hint::black_box(&x), m));
             let gmacs = (m * k * n) as f64 / (median_ms * 1e6);
             MatmulRate { name: name.to_string(), m, k, n, median_ms, gmacs, of_peak: gmacs / int8_dot_peak_gmacs }
         })
         .collect();
     Throughput { int8_dot_peak_gmacs, f32_peak_gflops, matmuls }
+}
+
+/// The median milliseconds of `repeats` calls of `f` (its result kept from the optimiser).
+fn median_ms<T>(repeats: usize, mut f: impl FnMut() -> T) -> f64 {
+    let times: Vec<f64> = (0..repeats)
+        .map(|_| {
+            let start = now_ms();
+            std::hint::black_box(f());
+            now_ms() - start
+        })
+        .collect();
+    median(&times)
 }
 
 /// The model's largest products for an input of `tokens` tokens: the decoder (every

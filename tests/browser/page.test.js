@@ -44,6 +44,23 @@ function shadowQueryCount(page, hostPath, selector) {
   }, [hostPath, selector]);
 }
 
+/**
+ * Inside the model worker: the next explain first asks the Rust allocator for 4 GB, which
+ * it cannot give, so Rust aborts: a genuine wasm trap ("unreachable"), as out of memory is.
+ */
+function trapNextExplain(worker) {
+  return worker.evaluate(async () => {
+    const pkg = await import(new URL('pkg/layer_saliency.js', self.location.href).href);
+    const wasm = await pkg.default();
+    const original = pkg.WasmExplainer.prototype.explainJson;
+    pkg.WasmExplainer.prototype.explainJson = function (...args) {
+      pkg.WasmExplainer.prototype.explainJson = original;
+      wasm.__wbindgen_malloc(0xfffffff0, 8);
+      return original.apply(this, args);
+    };
+  });
+}
+
 let server;
 let browser;
 
@@ -319,19 +336,7 @@ test('a trap in the wasm restarts the worker; the text, the settings and the nex
   const text = 'The soup was cold but the staff were lovely.';
   const { page, context } = await openPage(browser, `${server.url}#text=${encodeURIComponent(text)}&method=gxa`);
   const first = await firstResult(page);
-  // Inside the worker: the next explain first asks the Rust allocator for 4 GB, which it
-  // cannot give, so Rust aborts: a genuine wasm trap ("unreachable"), as out of memory is.
-  const [worker] = page.workers();
-  await worker.evaluate(async () => {
-    const pkg = await import(new URL('pkg/layer_saliency.js', self.location.href).href);
-    const wasm = await pkg.default();
-    const original = pkg.WasmExplainer.prototype.explainJson;
-    pkg.WasmExplainer.prototype.explainJson = function (...args) {
-      pkg.WasmExplainer.prototype.explainJson = original;
-      wasm.__wbindgen_malloc(0xfffffff0, 8);
-      return original.apply(this, args);
-    };
-  });
+  await trapNextExplain(page.workers()[0]);
   const failed = page.evaluate(() => new Promise((resolve) => {
     document.getElementById('app').addEventListener('layer-saliency-error', (e) => resolve(e.message), { once: true });
   }));
@@ -397,18 +402,7 @@ test('after a restart, a model opened from disk is not silently replaced by an o
   let wait = nextResult(page);
   await page.locator('layer-saliency input[type=file]').setInputFiles(path.join(REPO, 'www/models/tiny-sentiment.gguf'));
   assert.equal((await wait).model.name, 'your model');
-  // A genuine trap, as in the test above.
-  const worker = page.workers().at(-1);
-  await worker.evaluate(async () => {
-    const pkg = await import(new URL('pkg/layer_saliency.js', self.location.href).href);
-    const wasm = await pkg.default();
-    const original = pkg.WasmExplainer.prototype.explainJson;
-    pkg.WasmExplainer.prototype.explainJson = function (...args) {
-      pkg.WasmExplainer.prototype.explainJson = original;
-      wasm.__wbindgen_malloc(0xfffffff0, 8);
-      return original.apply(this, args);
-    };
-  });
+  await trapNextExplain(page.workers().at(-1));
   const errors = [];
   await page.exposeFunction('recordError', (m) => errors.push(m));
   await page.evaluate(() => document.getElementById('app').addEventListener('layer-saliency-error', (e) => window.recordError(e.message)));

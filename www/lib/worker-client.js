@@ -72,12 +72,13 @@ export class ModelClient {
   }
 
   /**
-   * Stops a running request (a long text's windows take seconds each): the wasm cannot
-   * be interrupted, so the worker is replaced and the last model reloaded (from the
-   * Cache API, no download). Pending requests reject with a "stopped" error.
+   * Stops a running request (a long text's windows take seconds each, a Hub download
+   * minutes): the wasm cannot be interrupted, so the worker is replaced and the last
+   * model reloaded (from the Cache API, no download). Pending requests reject with an
+   * error whose `cancelled` is true.
    */
   cancel() {
-    this.#restart('the explanation was stopped', true);
+    this.#restart('stopped by the user', true);
   }
 
   #request(fields, onProgress, transfer = []) {
@@ -97,10 +98,9 @@ export class ModelClient {
   async load(model, onProgress) {
     const transfer = (model.files || []).map((f) => f.bytes).filter(Boolean);
     const info = await this.#request({ type: LOAD, model }, onProgress, transfer);
-    // Keep a reloadable description: downloaded files are cached by the worker; files
-    // from disk were transferred and cannot be re-sent, so they are not kept.
-    // Files from disk were transferred and cannot be re-sent: such a model cannot be
-    // reloaded after a restart (and an older one must not silently take its place).
+    // Keep a reloadable description: downloaded files are cached by the worker. Files
+    // from disk were transferred and cannot be re-sent: such a model cannot be reloaded
+    // after a restart (and an older one must not silently take its place).
     const reloadable = (model.files || []).every((f) => f.url);
     this.#lastModel = reloadable ? model : null;
     this.#fromDisk = !reloadable;
