@@ -8,6 +8,7 @@
 
 mod common;
 
+use candle_core::{Device, Tensor};
 use common::*;
 use layer_saliency::gradients::{layer_gradients, Objective};
 use layer_saliency::saliency::decode::decode_layers;
@@ -63,7 +64,9 @@ fn check_case(case: &str, check_attention: bool) {
         if golden.has(i, "lm_logits") {
             let full = golden.tensor(i, "lm_logits");
             for (l, h) in lg.hidden.iter().enumerate() {
-                let ours = model.decoder.forward(h).unwrap();
+                let vocab = model.decoder.vocab_size();
+                let ours = Tensor::from_vec(model.decoder.logits(h).unwrap(), (h.dim(0).unwrap(), vocab), &Device::Cpu)
+                    .unwrap();
                 let err = rel_frobenius(&ours, &full.get(l).unwrap());
                 assert!(err < 1e-4, "{what}: decoded logits of layer {l} off by {err}");
             }

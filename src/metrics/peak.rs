@@ -11,6 +11,7 @@
 use crate::clock::now_ms;
 use crate::metrics::evaluation::median;
 use crate::model::int8::Int8Matrix;
+use crate::model::vocabulary::{Kernel, VocabularyMatrix};
 use serde::Serialize;
 
 /// Independent accumulator chains: more than latency x throughput of the instructions.
@@ -40,6 +41,24 @@ pub struct Throughput {
     /// Tight-kernel ceiling of f32 operations (a multiply and an add count two).
     pub f32_peak_gflops: f64,
     pub matmuls: Vec<MatmulRate>,
+    /// The decoder's exact-integer product (model/vocabulary.rs) on the decoder shape,
+    /// with each instruction set this machine has, against that instruction's own
+    /// ceiling; the fastest is the one explanations use.
+    pub vocabulary: Vec<KernelRate>,
+}
+
+/// The vocabulary product with one instruction set.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelRate {
+    pub kernel: &'static str,
+    /// Tight-kernel ceiling of this instruction set's dot instruction.
+    pub dot_peak_gmacs: f64,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub median_ms: f64,
+    pub gmacs: f64,
+    pub of_peak: f64,
 }
 
 /// Measures the ceilings and times the int8 kernel on `(name, m, k, n)` shapes; each
@@ -70,7 +89,32 @@ pub fn throughput(shapes: &[(&str, usize, usize, usize)], repeats: usize) -> Thr
             MatmulRate { name: name.to_string(), m, k, n, median_ms, gmacs, of_peak: gmacs / int8_dot_peak_gmacs }
         })
         .collect();
-    Throughput { int8_dot_peak_gmacs, f32_peak_gflops, matmuls }
+    let vocabulary = shapes.first().map_or_else(Vec::new, |&(_, m, k, n)| vocabulary_rates(m, k, n, repeats));
+    Throughput { int8_dot_peak_gmacs, f32_peak_gflops, matmuls, vocabulary }
+}
+
+/// Times the vocabulary product on `m x k x n` with every vector kernel available.
+fn vocabulary_rates(m: usize, k: usize, n: usize, repeats: usize) -> Vec<KernelRate> {
+    let rounds = 2_000_000;
+    let weights = VocabularyMatrix::quantize(&wave(n * k, 0.37), n, k);
+    let x = wave(m * k, 0.11);
+    Kernel::available()
+        .into_iter()
+        .filter(|&kernel| kernel != Kernel::Portable)
+        .filter_map(|kernel| {
+            let chains = move |rounds| kernels::wide_dot_chains(kernel, rounds);
+            for _ in 0..3 {
+                std::hint::black_box(chains(rounds / 10)?);
+                std::hint::black_box(weights.matmul_t_with(kernel, &x, m));
+            }
+            let ops = (rounds * CHAINS * kernel.macs_per_instruction()) as f64;
+            let dot_peak_gmacs = ops / (median_ms(repeats, || chains(rounds)) * 1e6);
+            let median_ms = median_ms(repeats, || weights.matmul_t_with(kernel, std::hint::black_box(&x), m));
+            let gmacs = (m * k * n) as f64 / (median_ms * 1e6);
+            let of_peak = gmacs / dot_peak_gmacs;
+            Some(KernelRate { kernel: kernel.name(), dot_peak_gmacs, m, k, n, median_ms, gmacs, of_peak })
+        })
+        .collect()
 }
 
 /// The median milliseconds of `repeats` calls of `f` (its result kept from the optimiser).
@@ -142,6 +186,44 @@ mod kernels {
             acc.iter().fold(0.0, |s, a| s + _mm_cvtss_f32(*a))
         }
     }
+
+    /// Chains of the dot instruction of a vocabulary kernel; `None` if it has none here.
+    pub fn wide_dot_chains(kernel: super::Kernel, rounds: usize) -> Option<i32> {
+        use super::Kernel;
+        match kernel {
+            Kernel::Simd128 => Some(dot_chains(rounds)),
+            // SAFETY: a kernel is only offered when its instruction set is present.
+            Kernel::Avx2 => Some(unsafe { avx2_chains(rounds) }),
+            Kernel::Avx512Vnni => Some(unsafe { vnni_chains(rounds) }),
+            Kernel::Portable => None,
+        }
+    }
+
+    #[inline(never)]
+    #[target_feature(enable = "avx2")]
+    unsafe fn avx2_chains(rounds: usize) -> i32 {
+        let b = _mm256_set1_epi16(std::hint::black_box(3));
+        let mut acc = [_mm256_set1_epi16(std::hint::black_box(1)); CHAINS];
+        for _ in 0..rounds {
+            for a in acc.iter_mut() {
+                *a = _mm256_madd_epi16(*a, b);
+            }
+        }
+        acc.iter().fold(0, |s, a| s ^ _mm256_extract_epi32::<0>(*a))
+    }
+
+    #[inline(never)]
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn vnni_chains(rounds: usize) -> i32 {
+        let (a, b) = (_mm512_set1_epi16(std::hint::black_box(3)), _mm512_set1_epi16(std::hint::black_box(-1)));
+        let mut acc = [_mm512_set1_epi32(std::hint::black_box(1)); CHAINS];
+        for _ in 0..rounds {
+            for c in acc.iter_mut() {
+                *c = _mm512_dpwssd_epi32(*c, a, b);
+            }
+        }
+        acc.iter().fold(0, |s, c| s ^ _mm512_reduce_add_epi32(*c))
+    }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -171,6 +253,11 @@ mod kernels {
             }
         }
         acc.iter().fold(0.0, |s, a| s + f32x4_extract_lane::<0>(*a))
+    }
+
+    /// Chains of the dot instruction of a vocabulary kernel; `None` if it has none here.
+    pub fn wide_dot_chains(kernel: super::Kernel, rounds: usize) -> Option<i32> {
+        (kernel == super::Kernel::Simd128).then(|| dot_chains(rounds))
     }
 }
 
@@ -206,6 +293,10 @@ mod kernels {
         }
         acc.iter().fold(0.0, |s, a| s + a[0])
     }
+
+    pub fn wide_dot_chains(_kernel: super::Kernel, _rounds: usize) -> Option<i32> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -219,5 +310,8 @@ mod tests {
         // A matmul with memory traffic cannot beat registers-only; 1.2 leaves room for
         // timer noise on a busy machine.
         assert!(t.matmuls[0].of_peak > 0.0 && t.matmuls[0].of_peak < 1.2, "{t:?}");
+        for v in &t.vocabulary {
+            assert!(v.of_peak > 0.0 && v.of_peak < 1.2, "{v:?}");
+        }
     }
 }

@@ -114,21 +114,32 @@ impl Decoder {
         }
     }
 
-    /// `(..., hidden)` -> vocabulary logits `(..., vocab)`.
-    pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
+    /// `(rows, hidden)` -> vocabulary logits `(rows, vocab)`, row-major. A quantized
+    /// decoder's product with the vocabulary runs in exact integers (see
+    /// [`crate::model::vocabulary`]). Decoding is never differentiated: no gradient.
+    pub fn logits(&self, h: &Tensor) -> Result<Vec<f32>> {
+        self.projection().forward_logits(&self.transform(h)?)
+    }
+
+    /// What comes before the product with the vocabulary.
+    fn transform(&self, h: &Tensor) -> Result<Tensor> {
         match self {
-            Decoder::MaskedLm { transform, activation, norm, decoder, .. } => {
-                let x = norm.forward(&activation.forward(&transform.forward(h)?)?)?;
-                decoder.forward(&x)
+            Decoder::MaskedLm { transform, activation, norm, .. } => {
+                norm.forward(&activation.forward(&transform.forward(h)?)?)
             }
-            Decoder::TiedEmbeddings { embeddings } => embeddings.forward(h),
+            Decoder::TiedEmbeddings { .. } => Ok(h.clone()),
+        }
+    }
+
+    /// The product with the vocabulary.
+    fn projection(&self) -> &Linear {
+        match self {
+            Decoder::MaskedLm { decoder, .. } => decoder,
+            Decoder::TiedEmbeddings { embeddings } => embeddings,
         }
     }
 
     pub fn vocab_size(&self) -> usize {
-        match self {
-            Decoder::MaskedLm { decoder, .. } => decoder.out_dim(),
-            Decoder::TiedEmbeddings { embeddings } => embeddings.out_dim(),
-        }
+        self.projection().out_dim()
     }
 }

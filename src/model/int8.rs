@@ -50,6 +50,16 @@ fn blocks_for(cols: usize) -> usize {
     cols.div_ceil(BLOCK)
 }
 
+/// Rounds half to even, for |v| < 2^22: adding and removing 1.5 x 2^23 leaves no fraction
+/// bits. Equal to `f32::round_ties_even` there (but -0 comes out +0; infinities and NaN
+/// pass through), which
+/// is a libm call on the x86-64 baseline (no SSE4.1) and cost a fifth of a forward pass.
+#[inline(always)]
+pub(crate) fn round_small(v: f32) -> f32 {
+    const SHIFT: f32 = 12_582_912.0;
+    (v + SHIFT) - SHIFT
+}
+
 /// Quantizes one row into `values` (a whole number of blocks long) and `scales`.
 fn quantize_row<T: From<i8>>(row: &[f32], values: &mut [T], scales: &mut [f32]) {
     for (b, scale) in scales.iter_mut().enumerate() {
@@ -64,7 +74,7 @@ fn quantize_row<T: From<i8>>(row: &[f32], values: &mut [T], scales: &mut [f32]) 
         *scale = d;
         for (i, out) in values[start..start + BLOCK].iter_mut().enumerate() {
             let v = block.get(i).copied().unwrap_or(0.0);
-            let q = (v * inv).round_ties_even();
+            let q = round_small(v * inv);
             *out = T::from(if q > 127.0 {
                 127
             } else if q < -127.0 {
@@ -186,6 +196,13 @@ impl Int8Matrix {
             out.extend(self.row(r));
         }
         Some(out)
+    }
+
+    /// Row `r` as f32 values, written to `out` (`cols` long).
+    pub fn row_into(&self, r: usize, out: &mut [f32]) {
+        for (o, v) in out.iter_mut().zip(self.row(r)) {
+            *o = v;
+        }
     }
 
     /// Row `r` as f32 values.
@@ -533,6 +550,20 @@ mod tests {
             assert_eq!(direct.values, whole.values, "{dtype:?}");
             assert_eq!(direct.scales, whole.scales, "{dtype:?}");
         }
+    }
+
+    /// The two-addition rounding equals round-half-to-even on the whole quantization range.
+    #[test]
+    fn round_small_is_round_half_to_even() {
+        for i in -70_000..70_000 {
+            for v in [i as f32 * 0.5, i as f32 * 0.37 + 0.001, i as f32 * 0.5 + 1e-3, i as f32 * 0.5 - 1e-3] {
+                // == rather than bits: a negative value rounding to zero gives +0, not -0
+                // (the same integer).
+                assert_eq!(round_small(v), v.round_ties_even(), "{v}");
+            }
+        }
+        assert!(round_small(f32::NAN).is_nan());
+        assert_eq!(round_small(f32::INFINITY), f32::INFINITY);
     }
 
     /// Quantizing keeps every value within half a step of its block's scale.

@@ -13,6 +13,7 @@ pub mod input;
 pub mod int8;
 pub mod ops;
 pub mod pack;
+pub mod vocabulary;
 pub mod weights;
 
 use crate::error::{Error, Result};

@@ -6,7 +6,7 @@
 
 use crate::error::Result;
 use crate::model::heads::Decoder;
-use crate::model::ops::exp_non_positive;
+use crate::model::ops::{exp_non_positive, exp_non_positive_x4};
 use candle_core::Tensor;
 
 /// One decoded id at one position.
@@ -40,7 +40,7 @@ pub fn decode_layers(decoder: &Decoder, hidden: &[Tensor], k: usize) -> Result<V
     let mut decoded: Vec<Vec<DecodedToken>> = Vec::with_capacity(rows);
     for start in (0..rows).step_by(DECODE_ROWS) {
         let len = DECODE_ROWS.min(rows - start);
-        let logits = decoder.forward(&all.narrow(0, start, len)?)?.flatten_all()?.to_vec1::<f32>()?;
+        let logits = decoder.logits(&all.narrow(0, start, len)?)?;
         for row in logits.chunks_exact(vocab) {
             let lz = log_sum_exp(row);
             decoded.push(
@@ -64,25 +64,52 @@ pub fn decode_layers(decoder: &Decoder, hidden: &[Tensor], k: usize) -> Result<V
 /// as much as the decoding matmul. Lanes are summed in a fixed order, so the result does
 /// not depend on how the compiler vectorises it.
 pub fn log_sum_exp(row: &[f32]) -> f32 {
-    const LANES: usize = 8;
-    // A plain comparison: f32::max is a libm call in wasm.
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    let max = max_of(row);
     if !max.is_finite() {
         return max;
     }
-    let mut sums = [0f32; LANES];
-    let chunks = row.chunks_exact(LANES);
-    let tail = chunks.remainder();
+    // Two groups of four lanes (a 128-bit vector each), as arrays of known length so
+    // that each group is one vector: group g holds lanes 4g..4g+4 of every 8 values.
+    let mut sums = [[0f32; 4]; 2];
+    let (chunks, tail) = row.as_chunks::<LANES>();
     for chunk in chunks {
-        for (s, &v) in sums.iter_mut().zip(chunk) {
-            *s += exp_non_positive(v - max);
+        let [low, high]: &[[f32; 4]; 2] = chunk.as_chunks::<4>().0.try_into().expect("8 = 2 x 4");
+        sums[0] = add_exps(sums[0], low, max);
+        sums[1] = add_exps(sums[1], high, max);
+    }
+    for (i, &v) in tail.iter().enumerate() {
+        sums[i / 4][i % 4] += exp_non_positive(v - max);
+    }
+    let [[s0, s1, s2, s3], [s4, s5, s6, s7]] = sums;
+    let total = ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7));
+    max + total.ln()
+}
+
+/// `sums + e^(values - max)`, lane by lane.
+#[inline(always)]
+fn add_exps(sums: [f32; 4], values: &[f32; 4], max: f32) -> [f32; 4] {
+    let e = exp_non_positive_x4(values.map(|v| v - max));
+    std::array::from_fn(|l| sums[l] + e[l])
+}
+
+/// Independent lanes for the passes over a row of logits.
+const LANES: usize = 8;
+
+/// The largest value (NaN ignored; -inf for an empty row), with one running maximum per
+/// lane so the compiler can keep them in a vector: a single running maximum is a chain of
+/// dependent compare-and-selects, the slowest part of decoding after the product itself.
+/// The maximum does not depend on the order it is taken in.
+fn max_of(row: &[f32]) -> f32 {
+    // Plain comparisons: f32::max is a libm call in wasm.
+    let pick = |m: f32, v: f32| if v > m { v } else { m };
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let (chunks, tail) = row.as_chunks::<LANES>();
+    for chunk in chunks {
+        for (m, &v) in lanes.iter_mut().zip(chunk) {
+            *m = pick(*m, v);
         }
     }
-    for (s, &v) in sums.iter_mut().zip(tail) {
-        *s += exp_non_positive(v - max);
-    }
-    let total = ((sums[0] + sums[4]) + (sums[2] + sums[6])) + ((sums[1] + sums[5]) + (sums[3] + sums[7]));
-    max + total.ln()
+    tail.iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &v| pick(m, v))
 }
 
 /// The `k` largest entries of `row` as (index, value), largest first; ties keep the lower
@@ -90,13 +117,26 @@ pub fn log_sum_exp(row: &[f32]) -> f32 {
 pub fn top_k(row: &[f32], k: usize) -> Vec<(u32, f32)> {
     let k = k.min(row.len());
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
-    for (i, &v) in row.iter().enumerate() {
-        if best.len() == k && best.last().map_or(false, |&(_, w)| v <= w) {
-            continue;
+    let consider = |best: &mut Vec<(u32, f32)>, i: usize, v: f32| {
+        if best.len() == k && best.last().map_or(true, |&(_, w)| v <= w) {
+            return;
         }
         let at = best.partition_point(|&(_, w)| w >= v);
         best.insert(at, (i as u32, v));
         best.truncate(k);
+    };
+    // Once k values are held, almost no value of a 30,000-word row enters: a block whose
+    // maximum does not beat the k-th best is skipped whole (every one of its values would
+    // have been), which keeps the common path branch-free.
+    let mut start = 0;
+    for block in row.chunks(4 * LANES) {
+        let skip = best.len() == k && best.last().map_or(true, |&(_, w)| !(max_of(block) > w));
+        if !skip && k > 0 {
+            for (offset, &v) in block.iter().enumerate() {
+                consider(&mut best, start + offset, v);
+            }
+        }
+        start += block.len();
     }
     best
 }
@@ -121,5 +161,32 @@ mod tests {
     fn top_k_orders_largest_first() {
         assert_eq!(top_k(&[0.1, 3.0, -1.0, 2.0, 3.0], 3), vec![(1, 3.0), (4, 3.0), (3, 2.0)]);
         assert_eq!(top_k(&[1.0], 5), vec![(0, 1.0)]);
+        assert_eq!(top_k(&[1.0, 2.0], 0), vec![]);
+    }
+
+    /// The block-skipping top-k equals a full sort (stable, so ties keep the lower index),
+    /// with ties and values arriving late in long rows.
+    #[test]
+    fn top_k_equals_a_stable_sort() {
+        for (len, k) in [(30_522, 10), (1000, 1), (77, 20), (33, 33)] {
+            let row: Vec<f32> =
+                (0..len).map(|i| (((i * 7919) % 1013) as f32 * 0.01).floor() + (i as f32 / len as f32)).collect();
+            let row_with_ties: Vec<f32> = row.iter().map(|v| v.floor()).collect();
+            for r in [&row, &row_with_ties] {
+                let mut sorted: Vec<(u32, f32)> = r.iter().enumerate().map(|(i, &v)| (i as u32, v)).collect();
+                sorted.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
+                sorted.truncate(k);
+                assert_eq!(top_k(r, k), sorted, "len {len}, k {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn max_ignores_nan_and_order() {
+        let mut row: Vec<f32> = (0..100).map(|i| ((i * 37) % 101) as f32).collect();
+        row[50] = f32::NAN;
+        assert_eq!(max_of(&row), 100.0);
+        assert_eq!(max_of(&[]), f32::NEG_INFINITY);
+        assert_eq!(max_of(&[-3.0, f32::NAN]), -3.0);
     }
 }

@@ -106,6 +106,20 @@ fn bench(args: args::BenchArgs) -> Result<ExitCode> {
                 m.of_peak * 100.0
             );
         }
+        println!("decoder product in exact integers (model/vocabulary.rs), by instruction set:");
+        for v in &throughput.vocabulary {
+            println!(
+                "  {:<12} {:>4} x {:>4} x {:>5}  {:>8.2} ms  {:>6.1} G MAC/s  {:>4.0}% of its dot ceiling ({:.1} G MAC/s)",
+                v.kernel,
+                v.m,
+                v.k,
+                v.n,
+                v.median_ms,
+                v.gmacs,
+                v.of_peak * 100.0,
+                v.dot_peak_gmacs
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
