@@ -70,17 +70,23 @@ impl Quant {
 /// below 8 bits, where their 0.6 MB counts towards a size target and they take q8_0.
 ///
 /// Written as `MATRICES` or `MATRICES,embeddings=FORMAT`, e.g. `q4_0,embeddings=q5_0`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuantPlan {
     pub matrices: Quant,
     pub embeddings: Quant,
+    /// `(part, format)`: weight matrices whose name contains `part` take `format` (the
+    /// last matching entry wins), e.g. `layer.0.` for the first block's matrices.
+    pub overrides: Vec<(String, Quant)>,
 }
 
 impl QuantPlan {
     pub fn uniform(quant: Quant) -> Self {
-        Self { matrices: quant, embeddings: quant }
+        Self { matrices: quant, embeddings: quant, overrides: Vec::new() }
     }
 
+    /// `MATRICES[,embeddings=FORMAT][,NAME.PART=FORMAT...]`, e.g.
+    /// `q5_0,embeddings=q4_0,layer.5.=q8_0`. A name part must contain a dot, so that a
+    /// misspelt `embedding=` is an error rather than a pattern matching every embedding.
     pub fn parse(spec: &str) -> Result<Self> {
         let mut parts = spec.split(',');
         let matrices = Quant::parse(parts.next().unwrap_or("").trim())?;
@@ -88,15 +94,30 @@ impl QuantPlan {
         for part in parts {
             match part.trim().split_once('=') {
                 Some(("embeddings", format)) => plan.embeddings = Quant::parse(format.trim())?,
+                Some((name, format)) if name.contains('.') && !name.trim().is_empty() => {
+                    plan.overrides.push((name.trim().to_string(), Quant::parse(format.trim())?))
+                }
                 _ => {
                     return Err(Error::Option {
                         option: "quant".into(),
-                        reason: format!("`{part}`: expected `embeddings=FORMAT` after the matrices' format"),
+                        reason: format!(
+                            "`{part}`: expected `embeddings=FORMAT` or `NAME.PART=FORMAT` (a part of tensor names, \
+                             with a dot, e.g. `layer.0.=q8_0`) after the matrices' format"
+                        ),
                     })
                 }
             }
         }
         Ok(plan)
+    }
+
+    /// Name parts of the overrides that match none of `names` (a typo the caller reports).
+    pub fn unmatched_overrides<'a>(&'a self, names: &[String]) -> Vec<&'a str> {
+        self.overrides
+            .iter()
+            .map(|(part, _)| part.as_str())
+            .filter(|part| !names.iter().any(|n| n.contains(part)))
+            .collect()
     }
 
     /// The format tensor `name` of shape `dims` is stored in: the first of its chain
@@ -110,7 +131,11 @@ impl QuantPlan {
     pub(crate) fn chain(&self, name: &str, dims: &[usize]) -> &'static [GgmlDType] {
         let matrix = dims.len() == 2 && name.ends_with(".weight");
         let norm = name.contains("LayerNorm") || name.contains("layer_norm");
-        if !matrix || norm || self.matrices == Quant::F32 && self.embeddings == Quant::F32 {
+        if !matrix || norm {
+            &[GgmlDType::F32]
+        } else if let Some((_, quant)) = self.overrides.iter().rev().find(|(part, _)| name.contains(part.as_str())) {
+            quant.chain()
+        } else if self.matrices == Quant::F32 && self.embeddings == Quant::F32 {
             &[GgmlDType::F32]
         } else if name.contains("position_embeddings") || name.contains("token_type_embeddings") {
             match self.embeddings {
@@ -162,6 +187,13 @@ pub fn pack(files: &ModelFiles<'_>, plan: &QuantPlan, quant_name: &str) -> Resul
     // Parse everything first: packing a model that would not load is refused here.
     super::Model::load(files)?;
     let weights = Weights::from_safetensors(&files.weights, "packed model")?;
+    let mut names = weights.names();
+    if let Some(lm) = &files.lm_head {
+        names.extend(Weights::from_safetensors(&lm.weights, "masked-LM head")?.names());
+    }
+    if let Some(part) = plan.unmatched_overrides(&names).first() {
+        return Err(Error::Option { option: "quant".into(), reason: format!("`{part}` matches no tensor name") });
+    }
     let mut report = PackReport { bytes: 0, tensors: 0, formats: BTreeMap::new() };
     let mut tensors = Vec::new();
     pack_weights(&weights, "", plan, &mut tensors, &mut report)?;
@@ -197,7 +229,7 @@ mod tests {
     #[test]
     fn a_plan_names_the_format_of_each_kind_of_tensor() {
         let plan = QuantPlan::parse("q4_0,embeddings=q5_0").unwrap();
-        assert_eq!(plan, QuantPlan { matrices: Quant::Q4_0, embeddings: Quant::Q5_0 });
+        assert_eq!(plan, QuantPlan { matrices: Quant::Q4_0, embeddings: Quant::Q5_0, overrides: vec![] });
         let first = |name: &str, dims: &[usize]| plan.chain(name, dims)[0];
         assert_eq!(first("bert.encoder.layer.0.attention.self.query.weight", &[384, 384]), GgmlDType::Q4_0);
         assert_eq!(first("bert.embeddings.word_embeddings.weight", &[30522, 384]), GgmlDType::Q5_0);
@@ -209,8 +241,18 @@ mod tests {
         assert_eq!(served.chain("bert.embeddings.word_embeddings.weight", &[30522, 384])[0], GgmlDType::Q8_0);
         let f32_plan = QuantPlan::parse("f32").unwrap();
         assert_eq!(f32_plan.chain("bert.embeddings.position_embeddings.weight", &[512, 384]), &[GgmlDType::F32]);
-        for bad in ["q3", "q8_0,embedding=q4_0", "q8_0,embeddings=x", ""] {
+        for bad in ["q3", "q8_0,embedding=q4_0", "q8_0,embeddings=x", "", "q8_0,layer.0.=q9", "q8_0,.=q5_0x"] {
             assert!(QuantPlan::parse(bad).is_err(), "{bad}");
         }
+        // Name parts: the last match wins; norms and biases stay f32 whatever matches.
+        let mixed = QuantPlan::parse("q5_0,embeddings=q4_0,layer.0.=q8_0,layer.0.attention.=f32").unwrap();
+        let first = |name: &str, dims: &[usize]| mixed.chain(name, dims)[0];
+        assert_eq!(first("bert.encoder.layer.0.intermediate.dense.weight", &[1536, 384]), GgmlDType::Q8_0);
+        assert_eq!(first("bert.encoder.layer.0.attention.self.query.weight", &[384, 384]), GgmlDType::F32);
+        assert_eq!(first("bert.encoder.layer.1.intermediate.dense.weight", &[1536, 384]), GgmlDType::Q5_0);
+        assert_eq!(first("bert.encoder.layer.0.output.LayerNorm.weight", &[384]), GgmlDType::F32);
+        assert_eq!(first("bert.embeddings.word_embeddings.weight", &[30522, 384]), GgmlDType::Q4_0);
+        let names = vec!["bert.encoder.layer.0.output.dense.weight".to_string()];
+        assert_eq!(mixed.unmatched_overrides(&names), vec!["layer.0.attention."]);
     }
 }

@@ -73,9 +73,11 @@ pub struct PackArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Storage of the weight matrices: f32, q8_0, q5_0, q4_0 or q4k, optionally followed by
-    /// `,embeddings=FORMAT` for the word-embedding table (also the tied decoder), e.g.
-    /// `q4_0,embeddings=q5_0`. Rows that do not fit a format's blocks fall back to the next
-    /// one that does; position tables are q8_0 unless everything is f32.
+    /// `,embeddings=FORMAT` for the word-embedding table (also the tied decoder) and by
+    /// `,NAME.PART=FORMAT` for the matrices whose tensor names contain NAME.PART (the last
+    /// match wins), e.g. `q5_0,embeddings=q4_0,layer.0.=q8_0`. Rows that do not fit a
+    /// format's blocks fall back to the next one that does; position tables stay f32 unless
+    /// the embeddings go below 8 bits (then q8_0).
     #[arg(long, default_value = "q8_0")]
     pub quant: String,
     /// The file to write.
