@@ -58,7 +58,9 @@ impl WasmExplainer {
     /// Loads the model; the file set is consumed so its bytes are freed after loading.
     #[wasm_bindgen(constructor)]
     pub fn new(files: ModelFileSet, name: &str) -> Result<WasmExplainer, JsError> {
-        Ok(Self { inner: Explainer::from_file_set(&files.set, name).map_err(js_error)?, last: Default::default() })
+        let inner = Explainer::from_file_set(&files.set, name).map_err(js_error)?;
+        inner.model().prepare();
+        Ok(Self { inner, last: Default::default() })
     }
 
     /// Explains `text`; `options` is an object with the fields of `OptionsRequest`

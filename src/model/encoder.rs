@@ -71,6 +71,13 @@ pub struct TransformerLayer {
 }
 
 impl TransformerLayer {
+    /// See [`Linear::prepare_backward`].
+    pub fn prepare_backward(&self) {
+        for linear in [&self.query, &self.key, &self.value, &self.attention_out, &self.ffn_in, &self.ffn_out] {
+            linear.prepare_backward();
+        }
+    }
+
     /// `h (batch, seq, hidden)`, `mask_bias (batch, 1, 1, seq)` (0 or a large negative)
     /// -> (output `(batch, seq, hidden)`, attention probabilities `(batch, heads, seq, seq)`).
     pub fn forward(&self, h: &Tensor, mask_bias: Option<&Tensor>) -> Result<(Tensor, Tensor)> {

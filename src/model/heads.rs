@@ -50,12 +50,21 @@ impl ClassifierHead {
     }
 
     pub fn num_classes(&self) -> usize {
-        let classifier = match self {
-            ClassifierHead::BertPooler { classifier, .. }
-            | ClassifierHead::DistilBert { classifier, .. }
-            | ClassifierHead::SentenceEmbedding { classifier, .. } => classifier,
-        };
-        classifier.out_dim()
+        self.linears().last().map_or(0, |classifier| classifier.out_dim())
+    }
+
+    /// Its linear layers, the classifier last.
+    fn linears(&self) -> Vec<&Linear> {
+        match self {
+            ClassifierHead::BertPooler { pooler, classifier } => vec![pooler, classifier],
+            ClassifierHead::DistilBert { pre_classifier, classifier } => vec![pre_classifier, classifier],
+            ClassifierHead::SentenceEmbedding { classifier, .. } => vec![classifier],
+        }
+    }
+
+    /// See [`Linear::prepare_backward`].
+    pub fn prepare_backward(&self) {
+        self.linears().into_iter().for_each(Linear::prepare_backward);
     }
 
     /// A sentence head stored beside the encoder (tensors `sentence_classifier.weight`
@@ -141,5 +150,10 @@ impl Decoder {
 
     pub fn vocab_size(&self) -> usize {
         self.projection().out_dim()
+    }
+
+    /// Builds now what the first decoding would (the integer grid of a quantized decoder).
+    pub fn prepare(&self) {
+        self.projection().prepare_logits();
     }
 }

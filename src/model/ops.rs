@@ -33,6 +33,11 @@ impl Int8Weight {
         Self { forward, backward: OnceLock::new(), vocabulary: OnceLock::new() }
     }
 
+    /// W^T for the backward pass (built on first need).
+    fn backward(&self) -> &Int8Matrix {
+        self.backward.get_or_init(|| self.forward.transposed())
+    }
+
     fn vocabulary(&self) -> &VocabularyMatrix {
         let m = &self.forward;
         self.vocabulary.get_or_init(|| VocabularyMatrix::from_rows(m.rows(), m.cols(), |r, out| m.row_into(r, out)))
@@ -96,6 +101,21 @@ impl Linear {
         Ok(out)
     }
 
+    /// Builds now what the first backward pass through this layer would (W^T of a
+    /// quantized weight), so that the first explanation is not the slow one.
+    pub fn prepare_backward(&self) {
+        if let LinearWeight::Quantized(q) = &self.weight {
+            q.backward();
+        }
+    }
+
+    /// Builds now what the first [`Self::forward_logits`] would (the integer grid).
+    pub fn prepare_logits(&self) {
+        if let LinearWeight::Quantized(q) = &self.weight {
+            q.vocabulary();
+        }
+    }
+
     /// Rows of the weight matrix (the layer's output size).
     pub fn out_dim(&self) -> usize {
         match &self.weight {
@@ -139,7 +159,7 @@ impl CustomOp1 for QuantizedLinear {
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let w_t = self.0.backward.get_or_init(|| self.0.forward.transposed());
+        let w_t = self.0.backward();
         Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&QuantizedLinearInput(w_t))?))
     }
 }
