@@ -33,7 +33,7 @@ pub struct VocabularyMatrix {
     level: i16,
     values: Vec<i16>,
     scales: Vec<f32>,
-    /// The AVX-512 kernel's layout of `values`, made on its first use (see `avx512`).
+    /// The AVX2 and AVX-512 kernels' layout of `values`, made on first use (see `panels`).
     #[cfg(target_arch = "x86_64")]
     panels: std::sync::OnceLock<Vec<i16>>,
 }
@@ -204,9 +204,9 @@ impl Kernel {
             #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
             Kernel::Simd128 => unsafe { drive::<simd128::Lanes, 4, 2>(x, w, out) },
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { avx2::run(x, w, out) },
+            Kernel::Avx2 => unsafe { panels::avx2(x, w, out) },
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512Vnni => unsafe { avx512::run(x, w, out) },
+            Kernel::Avx512Vnni => unsafe { panels::avx512(x, w, out) },
             #[allow(unreachable_patterns)]
             _ => unreachable!("checked by Kernel::available"),
         }
@@ -399,68 +399,22 @@ mod simd128 {
     }
 }
 
-/// AVX2: twice the width of SSE2; compiled for AVX2 through `run`'s target feature (the
-/// generic driver is inlined into it).
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use core::arch::x86_64::*;
-    pub struct Lanes;
-
-    impl super::Lanes for Lanes {
-        type Vector = __m256i;
-        type Acc = __m256i;
-        const WIDTH: usize = 16;
-
-        #[inline(always)]
-        unsafe fn zero() -> __m256i {
-            _mm256_setzero_si256()
-        }
-
-        #[inline(always)]
-        unsafe fn load(p: *const i16) -> __m256i {
-            _mm256_loadu_si256(p as *const __m256i)
-        }
-
-        #[inline(always)]
-        unsafe fn dot_add(acc: __m256i, x: __m256i, w: __m256i) -> __m256i {
-            _mm256_add_epi32(acc, _mm256_madd_epi16(x, w))
-        }
-
-        #[inline(always)]
-        unsafe fn sum(acc: __m256i) -> i32 {
-            let half = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256::<1>(acc));
-            let pairs = _mm_add_epi32(half, _mm_shuffle_epi32::<0b01_00_11_10>(half));
-            _mm_cvtsi128_si32(pairs).wrapping_add(_mm_cvtsi128_si32(_mm_shuffle_epi32::<0b01>(pairs)))
-        }
-    }
-
-    /// Caller: AVX2 must be present.
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn run(x: &super::QuantizedRows, w: &super::VocabularyMatrix, out: &mut [f32]) {
-        super::drive::<Lanes, 4, 3>(x, w, out)
-    }
-}
-
-/// AVX-512 VNNI: `vpdpwssd` multiplies 32 pairs of i16, adds each pair and accumulates into
-/// 16 i32 lanes in one instruction. Here the lanes are 16 *output columns*, not 16 parts
-/// of one dot product: an input pair (x_k, x_k+1) is broadcast to every lane and the weight
-/// is stored as panels of 16 rows interleaved by pairs, so a dot product needs no
-/// horizontal sum at the end (which, with only 12 steps of 32 values in a 384-long row,
+/// The panel kernels (AVX-512 VNNI, AVX2): the lanes of a register are *output columns*,
+/// not parts of one dot product. An input pair (x_k, x_k+1) is broadcast to every lane and
+/// the weight is stored as panels of 16 rows interleaved by pairs, so a dot product needs
+/// no horizontal sum at the end (which, with only 12 steps of 32 values in a 384-long row,
 /// cost as much as the products). The integers are the same, so the result is too.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::{QuantizedRows, VocabularyMatrix};
+mod panels {
+    use super::{finish, QuantizedRows, VocabularyMatrix};
     use core::arch::x86_64::*;
 
-    /// Output columns per panel: the lanes of one register.
-    const PANEL: usize = 16;
-    /// Input rows and panels per register tile: 16 accumulators of the 32 registers.
-    const TILE_ROWS: usize = 4;
-    const TILE_PANELS: usize = 4;
+    /// Output columns per panel.
+    pub const PANEL: usize = 16;
 
     /// `values` re-laid as panels: for each group of 16 weight rows, for each pair p of
     /// positions, the 16 rows' (w[2p], w[2p + 1]); missing rows of the last panel are 0.
-    pub fn panels(w: &VocabularyMatrix) -> Vec<i16> {
+    pub fn layout(w: &VocabularyMatrix) -> Vec<i16> {
         let count = w.rows.div_ceil(PANEL);
         let mut out = vec![0i16; count * PANEL * w.width];
         for (r, row) in w.values.chunks_exact(w.width).enumerate() {
@@ -473,32 +427,49 @@ mod avx512 {
         out
     }
 
-    /// Caller: AVX-512 F and VNNI must be present.
-    #[target_feature(enable = "avx512f,avx512vnni")]
-    pub unsafe fn run(x: &QuantizedRows, w: &VocabularyMatrix, out: &mut [f32]) {
-        let panels = w.panels.get_or_init(|| panels(w));
+    /// One instruction set's registers of i32 lanes, `LANES` output columns each.
+    pub trait Lanes {
+        type V: Copy;
+        const LANES: usize;
+        unsafe fn zero() -> Self::V;
+        unsafe fn load(p: *const i16) -> Self::V;
+        /// The pair of i16 at `p` in every lane.
+        unsafe fn splat_pair(p: *const i32) -> Self::V;
+        /// acc + per lane x_pair . w_pair.
+        unsafe fn dot_add(acc: Self::V, x: Self::V, w: Self::V) -> Self::V;
+        unsafe fn store(acc: Self::V, out: *mut i32);
+    }
+
+    /// Every input row against every panel, in tiles of R rows x P panels.
+    #[inline(always)]
+    pub unsafe fn drive<L: Lanes, const R: usize, const P: usize>(
+        x: &QuantizedRows,
+        w: &VocabularyMatrix,
+        out: &mut [f32],
+    ) {
+        let panels = w.panels.get_or_init(|| layout(w));
         let count = w.rows.div_ceil(PANEL);
         let mut p0 = 0;
         while p0 < count {
-            let full_panels = count - p0 >= TILE_PANELS;
+            let full_panels = count - p0 >= P;
             let mut r = 0;
             while r < x.rows {
-                let full_rows = x.rows - r >= TILE_ROWS;
+                let full_rows = x.rows - r >= R;
                 match (full_rows, full_panels) {
-                    (true, true) => tile::<TILE_ROWS, TILE_PANELS>(x, r, w, panels, p0, out),
-                    (false, true) => tile::<1, TILE_PANELS>(x, r, w, panels, p0, out),
-                    (true, false) => tile::<TILE_ROWS, 1>(x, r, w, panels, p0, out),
-                    (false, false) => tile::<1, 1>(x, r, w, panels, p0, out),
+                    (true, true) => tile::<L, R, P>(x, r, w, panels, p0, out),
+                    (false, true) => tile::<L, 1, P>(x, r, w, panels, p0, out),
+                    (true, false) => tile::<L, R, 1>(x, r, w, panels, p0, out),
+                    (false, false) => tile::<L, 1, 1>(x, r, w, panels, p0, out),
                 }
-                r += if full_rows { TILE_ROWS } else { 1 };
+                r += if full_rows { R } else { 1 };
             }
-            p0 += if full_panels { TILE_PANELS } else { 1 };
+            p0 += if full_panels { P } else { 1 };
         }
     }
 
-    /// Input rows r..r+R against panels p0..p0+P.
+    /// Input rows r..r+R against panels p0..p0+P, each panel in 16 / LANES registers.
     #[inline(always)]
-    unsafe fn tile<const R: usize, const P: usize>(
+    unsafe fn tile<L: Lanes, const R: usize, const P: usize>(
         x: &QuantizedRows,
         r: usize,
         w: &VocabularyMatrix,
@@ -507,35 +478,108 @@ mod avx512 {
         out: &mut [f32],
     ) {
         let width = w.width;
-        let mut acc = [[_mm512_setzero_si512(); P]; R];
+        let parts = PANEL / L::LANES;
+        // At most 16 accumulators (4 x 4 registers of 16 lanes, or 2 x 2 x 2 of 8).
+        let mut acc = [[L::zero(); 4]; R];
         let xp = x.values.as_ptr().add(r * width) as *const i32;
         let wp = panels.as_ptr().add(p0 * PANEL * width);
         for pair in 0..width / 2 {
-            let wv: [__m512i; P] = std::array::from_fn(|j| {
-                _mm512_loadu_si512(wp.add(j * PANEL * width + pair * 2 * PANEL) as *const __m512i)
+            let wv: [L::V; 4] = std::array::from_fn(|v| {
+                let (j, part) = (v / parts, v % parts);
+                if j < P {
+                    L::load(wp.add(j * PANEL * width + pair * 2 * PANEL + part * 2 * L::LANES))
+                } else {
+                    L::zero()
+                }
             });
             for (i, row_acc) in acc.iter_mut().enumerate() {
-                let xv = _mm512_set1_epi32(xp.add(i * width / 2 + pair).read_unaligned());
-                for j in 0..P {
-                    row_acc[j] = _mm512_dpwssd_epi32(row_acc[j], xv, wv[j]);
+                let xv = L::splat_pair(xp.add(i * width / 2 + pair));
+                for v in 0..(P * parts).min(4) {
+                    row_acc[v] = L::dot_add(row_acc[v], xv, wv[v]);
                 }
             }
         }
         for (i, row_acc) in acc.iter().enumerate() {
-            let x_scale = _mm512_set1_ps(x.scales[r + i]);
-            for (j, a) in row_acc.iter().enumerate() {
-                let c = (p0 + j) * PANEL;
-                let valid = PANEL.min(w.rows - c);
-                // As `finish`: the exact sum as f32, times (x scale x w scale).
-                let mut scales = [0f32; PANEL];
-                scales[..valid].copy_from_slice(&w.scales[c..c + valid]);
-                let values =
-                    _mm512_mul_ps(_mm512_cvtepi32_ps(*a), _mm512_mul_ps(x_scale, _mm512_loadu_ps(scales.as_ptr())));
-                let mut lanes = [0f32; PANEL];
-                _mm512_storeu_ps(lanes.as_mut_ptr(), values);
-                out[(r + i) * w.rows + c..][..valid].copy_from_slice(&lanes[..valid]);
+            let mut dots = [0i32; 4 * 16];
+            for (v, a) in row_acc.iter().enumerate() {
+                L::store(*a, dots.as_mut_ptr().add(v * L::LANES));
+            }
+            let c0 = p0 * PANEL;
+            let valid = (P * PANEL).min(w.rows - c0);
+            for (c, &dot) in dots[..valid].iter().enumerate() {
+                out[(r + i) * w.rows + c0 + c] = finish(dot, x.scales[r + i], w.scales[c0 + c]);
             }
         }
+    }
+
+    /// AVX-512 VNNI: `vpdpwssd` multiplies 32 pairs of i16, adds each pair and
+    /// accumulates into 16 lanes in one instruction; tiles of 4 rows x 4 panels.
+    pub struct Avx512;
+
+    impl Lanes for Avx512 {
+        type V = __m512i;
+        const LANES: usize = 16;
+        #[inline(always)]
+        unsafe fn zero() -> __m512i {
+            _mm512_setzero_si512()
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const i16) -> __m512i {
+            _mm512_loadu_si512(p as *const __m512i)
+        }
+        #[inline(always)]
+        unsafe fn splat_pair(p: *const i32) -> __m512i {
+            _mm512_set1_epi32(p.read_unaligned())
+        }
+        #[inline(always)]
+        unsafe fn dot_add(acc: __m512i, x: __m512i, w: __m512i) -> __m512i {
+            _mm512_dpwssd_epi32(acc, x, w)
+        }
+        #[inline(always)]
+        unsafe fn store(acc: __m512i, out: *mut i32) {
+            _mm512_storeu_si512(out as *mut __m512i, acc)
+        }
+    }
+
+    /// Caller: AVX-512 F and VNNI must be present.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    pub unsafe fn avx512(x: &QuantizedRows, w: &VocabularyMatrix, out: &mut [f32]) {
+        drive::<Avx512, 4, 4>(x, w, out)
+    }
+
+    /// AVX2: `vpmaddwd` then `vpaddd` on 8 lanes; a panel is two registers, tiles of
+    /// 2 rows x 2 panels (8 accumulators, 4 weight registers and the input of 16).
+    pub struct Avx2;
+
+    impl Lanes for Avx2 {
+        type V = __m256i;
+        const LANES: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> __m256i {
+            _mm256_setzero_si256()
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const i16) -> __m256i {
+            _mm256_loadu_si256(p as *const __m256i)
+        }
+        #[inline(always)]
+        unsafe fn splat_pair(p: *const i32) -> __m256i {
+            _mm256_set1_epi32(p.read_unaligned())
+        }
+        #[inline(always)]
+        unsafe fn dot_add(acc: __m256i, x: __m256i, w: __m256i) -> __m256i {
+            _mm256_add_epi32(acc, _mm256_madd_epi16(x, w))
+        }
+        #[inline(always)]
+        unsafe fn store(acc: __m256i, out: *mut i32) {
+            _mm256_storeu_si256(out as *mut __m256i, acc)
+        }
+    }
+
+    /// Caller: AVX2 must be present.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn avx2(x: &QuantizedRows, w: &VocabularyMatrix, out: &mut [f32]) {
+        drive::<Avx2, 2, 2>(x, w, out)
     }
 }
 
