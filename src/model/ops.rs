@@ -258,21 +258,16 @@ impl CustomOp1 for SoftmaxLast {
 /// masked attention score contributes exactly nothing.
 #[inline(always)]
 pub fn exp_non_positive(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    // Adding and removing 1.5 * 2^23 rounds to the nearest integer in f32 arithmetic.
-    const ROUND: f32 = 12_582_912.0;
-    let underflow = x < -87.0;
-    let x = if underflow { -87.0 } else { x };
+    use exp_constants::*;
+    let underflow = x < FLOOR;
+    let x = if underflow { FLOOR } else { x };
     let n = (x * LOG2E + ROUND) - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
-    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let p = 1.0 + r * POLY[1..].iter().fold(POLY[0], |p, &c| c + r * p);
     // 2^n from the exponent bits. n is a whole number in [-126, 0], so n + 127 + 2^23 is
     // exact and its low mantissa bits are n + 127: bit operations only, where an `as i32`
     // cast (saturating in Rust) kept every loop over this function scalar.
-    const TWO_23: f32 = 8_388_608.0;
-    let biased = (n + (127.0 + TWO_23)).to_bits() - TWO_23.to_bits();
+    let biased = (n + BIAS).to_bits() - TWO_23_BITS as u32;
     let e = p * f32::from_bits(biased << 23);
     if underflow {
         0.0
@@ -290,10 +285,11 @@ pub fn exp_non_positive_x4(x: [f32; 4]) -> [f32; 4] {
     exp4::exp(x)
 }
 
-/// Constants of the exp shared by the vector versions, in the order used.
+/// Constants of the exp, shared by the scalar and vector versions, in the order used.
 mod exp_constants {
     pub const FLOOR: f32 = -87.0;
     pub const LOG2E: f32 = std::f32::consts::LOG2_E;
+    /// Adding and removing 1.5 * 2^23 rounds to the nearest integer in f32 arithmetic.
     pub const ROUND: f32 = 12_582_912.0;
     pub const LN2_HI: f32 = 0.693_145_75;
     pub const LN2_LO: f32 = 1.428_606_8e-6;

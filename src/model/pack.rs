@@ -187,10 +187,12 @@ pub fn pack(files: &ModelFiles<'_>, plan: &QuantPlan, quant_name: &str) -> Resul
     // Parse everything first: packing a model that would not load is refused here.
     super::Model::load(files)?;
     let weights = Weights::from_safetensors(&files.weights, "packed model")?;
+    let lm_weights = match &files.lm_head {
+        Some(lm) => Some(Weights::from_safetensors(&lm.weights, "masked-LM head")?),
+        None => None,
+    };
     let mut names = weights.names();
-    if let Some(lm) = &files.lm_head {
-        names.extend(Weights::from_safetensors(&lm.weights, "masked-LM head")?.names());
-    }
+    names.extend(lm_weights.iter().flat_map(Weights::names));
     if let Some(part) = plan.unmatched_overrides(&names).first() {
         return Err(Error::Option { option: "quant".into(), reason: format!("`{part}` matches no tensor name") });
     }
@@ -207,9 +209,8 @@ pub fn pack(files: &ModelFiles<'_>, plan: &QuantPlan, quant_name: &str) -> Resul
             metadata.push((key.into(), gguf_file::Value::String(value.into())));
         }
     }
-    if let Some(lm) = &files.lm_head {
-        let lm_weights = Weights::from_safetensors(&lm.weights, "masked-LM head")?;
-        pack_weights(&lm_weights, LM_PREFIX, plan, &mut tensors, &mut report)?;
+    if let (Some(lm), Some(lm_weights)) = (&files.lm_head, &lm_weights) {
+        pack_weights(lm_weights, LM_PREFIX, plan, &mut tensors, &mut report)?;
         metadata.push((LM_CONFIG_KEY.into(), gguf_file::Value::String(text(lm.config.bytes, lm.config.name)?)));
     }
     report.tensors = tensors.len();
