@@ -52,15 +52,23 @@ def main() -> None:
         card = json.loads((head / "card.json").read_text())
         packed = args.out / f"{model['name']}.gguf"
         sources = [out / f for f in [*ENCODER_FILES, "classifier.safetensors"]]
+        # The pack options, recorded beside the file: calibrated rounding (MODELS.md) runs
+        # the f32 model over the first texts of a fixed split of the training data.
+        options = ["--quant", model["quant"]]
+        if "calibrate" in model:
+            calibration = model["calibrate"]
+            options += ["--calibrate", calibration["texts"], "--calibration-texts", str(calibration["count"]),
+                        "--rounding", calibration["rounding"]]
+            sources.append(ROOT / calibration["texts"])
         stamp = args.out / f"{model['name']}.gguf.quant"
         # Re-packed when a source or the packer itself is newer: a changed `saliency pack`
         # (say, another format for some tensors) must not leave a stale file served.
-        fresh = packed.exists() and stamp.exists() and stamp.read_text().strip() == model["quant"] \
+        fresh = packed.exists() and stamp.exists() and stamp.read_text().strip() == " ".join(options) \
             and all(packed.stat().st_mtime >= p.stat().st_mtime for p in [*sources, args.saliency])
         if not fresh:
-            subprocess.run([str(args.saliency), "pack", "--model", str(out), "--quant", model["quant"],
-                            "--out", str(packed)], check=True)
-            stamp.write_text(model["quant"] + "\n")
+            subprocess.run([str(args.saliency), "pack", "--model", str(out), *options, "--out", str(packed)],
+                           check=True, cwd=ROOT)
+            stamp.write_text(" ".join(options) + "\n")
         size = packed.stat().st_size
         digest = hashlib.sha256(packed.read_bytes()).hexdigest()
         entries.append({
@@ -73,6 +81,7 @@ def main() -> None:
             "sha256": digest,
             "size": size,
             "quant": model["quant"],
+            "rounding": model["calibrate"]["rounding"] if "calibrate" in model else "nearest",
             "labels": card["labels"],
             "decoder": card["decoder"],
             "metrics": card.get("metrics", {}),

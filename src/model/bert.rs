@@ -72,11 +72,12 @@ pub fn load_lm_head(weights: &Weights, cfg: &ModelConfig) -> Result<Option<Decod
         return Ok(None);
     }
     let (k, v) = (cfg.hidden_size, cfg.vocab_size);
-    let decoder_weight = if head.contains("decoder.weight") {
-        head.get_matrix("decoder.weight", &[v, k])?
+    let (decoder_scope, decoder_name) = if head.contains("decoder.weight") {
+        (head.clone(), "decoder.weight")
     } else {
-        encoder_scope(weights).get_matrix("embeddings.word_embeddings.weight", &[v, k])?
+        (encoder_scope(weights), "embeddings.word_embeddings.weight")
     };
+    let decoder_weight = decoder_scope.get_matrix(decoder_name, &[v, k])?;
     // transformers ties `decoder.bias` to `cls.predictions.bias`, but an untied checkpoint
     // may store both with different values; the forward pass then uses `decoder.bias`.
     let decoder_bias =
@@ -86,6 +87,6 @@ pub fn load_lm_head(weights: &Weights, cfg: &ModelConfig) -> Result<Option<Decod
         transform: Linear::load(head.pp("transform.dense"), k, k)?,
         activation: cfg.activation,
         norm: LayerNorm::load(head.pp("transform.LayerNorm"), k, cfg.layer_norm_eps)?,
-        decoder: Linear::new(decoder_weight, Some(decoder_bias)),
+        decoder: Linear::new(decoder_scope.tensor_name(decoder_name), decoder_weight, Some(decoder_bias)),
     }))
 }

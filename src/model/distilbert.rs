@@ -69,16 +69,21 @@ pub fn load_lm_head(weights: &Weights, cfg: &ModelConfig) -> Result<Option<Decod
     }
     let (k, v) = (cfg.hidden_size, cfg.vocab_size);
     let projector = weights.pp("vocab_projector");
-    let decoder_weight = if projector.contains("weight") {
-        projector.get_matrix("weight", &[v, k])?
+    let (decoder_scope, decoder_name) = if projector.contains("weight") {
+        (projector.clone(), "weight")
     } else {
-        encoder_scope(weights).get_matrix("embeddings.word_embeddings.weight", &[v, k])?
+        (encoder_scope(weights), "embeddings.word_embeddings.weight")
     };
+    let decoder_weight = decoder_scope.get_matrix(decoder_name, &[v, k])?;
     Ok(Some(Decoder::MaskedLm {
         kind: DecoderKind::DistilbertMlm,
         transform: Linear::load(weights.pp("vocab_transform"), k, k)?,
         activation: cfg.activation,
         norm: LayerNorm::load(weights.pp("vocab_layer_norm"), k, cfg.layer_norm_eps)?,
-        decoder: Linear::new(decoder_weight, Some(projector.get("bias", &[v])?)),
+        decoder: Linear::new(
+            decoder_scope.tensor_name(decoder_name),
+            decoder_weight,
+            Some(projector.get("bias", &[v])?),
+        ),
     }))
 }

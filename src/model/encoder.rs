@@ -81,6 +81,13 @@ impl TransformerLayer {
     /// `h (batch, seq, hidden)`, `mask_bias (batch, 1, 1, seq)` (0 or a large negative)
     /// -> (output `(batch, seq, hidden)`, attention probabilities `(batch, heads, seq, seq)`).
     pub fn forward(&self, h: &Tensor, mask_bias: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
+        let trace = self.trace(h, mask_bias)?;
+        Ok((trace.out, trace.probs))
+    }
+
+    /// The forward pass, keeping the input of each of the block's linear layers (which
+    /// calibrated quantization needs; the graph holds them anyway).
+    pub fn trace(&self, h: &Tensor, mask_bias: Option<&Tensor>) -> Result<LayerTrace> {
         let (batch, seq, hidden) = h.dims3()?;
         let head_dim = hidden / self.num_heads;
         let split_heads = |x: Tensor| -> Result<Tensor> {
@@ -101,8 +108,34 @@ impl TransformerLayer {
         let attended = self.attention_norm.forward(&(self.attention_out.forward(&context)? + h)?)?;
         let inner = self.activation.forward(&self.ffn_in.forward(&attended)?)?;
         let out = self.ffn_norm.forward(&(self.ffn_out.forward(&inner)? + &attended)?)?;
-        Ok((out, probs))
+        Ok(LayerTrace { input: h.clone(), context, attended, inner, out, probs })
     }
+
+    /// Each linear layer of the block with the trace value it reads.
+    pub fn linear_inputs<'a>(&'a self, trace: &'a LayerTrace) -> [(&'a Linear, &'a Tensor); 6] {
+        [
+            (&self.query, &trace.input),
+            (&self.key, &trace.input),
+            (&self.value, &trace.input),
+            (&self.attention_out, &trace.context),
+            (&self.ffn_in, &trace.attended),
+            (&self.ffn_out, &trace.inner),
+        ]
+    }
+}
+
+/// One block's forward pass with its intermediate values.
+pub struct LayerTrace {
+    /// The block's input (query, key and value read it).
+    pub input: Tensor,
+    /// The heads' attended values, `(batch, seq, hidden)` (the attention output reads it).
+    pub context: Tensor,
+    /// After the first add & norm (the feed-forward's first layer reads it).
+    pub attended: Tensor,
+    /// After the activation, `(batch, seq, intermediate)` (the second layer reads it).
+    pub inner: Tensor,
+    pub out: Tensor,
+    pub probs: Tensor,
 }
 
 /// Embeddings plus the stack of blocks.

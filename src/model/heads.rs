@@ -131,7 +131,7 @@ impl Decoder {
     }
 
     /// What comes before the product with the vocabulary.
-    fn transform(&self, h: &Tensor) -> Result<Tensor> {
+    pub fn transform(&self, h: &Tensor) -> Result<Tensor> {
         match self {
             Decoder::MaskedLm { transform, activation, norm, .. } => {
                 norm.forward(&activation.forward(&transform.forward(h)?)?)
@@ -141,7 +141,7 @@ impl Decoder {
     }
 
     /// The product with the vocabulary.
-    fn projection(&self) -> &Linear {
+    pub fn projection(&self) -> &Linear {
         match self {
             Decoder::MaskedLm { decoder, .. } => decoder,
             Decoder::TiedEmbeddings { embeddings } => embeddings,

@@ -3,11 +3,13 @@
 //! differentiable candle ops only.
 
 pub mod bert;
+pub mod calibration;
 pub mod config;
 pub mod distilbert;
 pub mod encoder;
 pub mod files;
 mod gguf_guard;
+pub mod gptq;
 pub mod heads;
 pub mod input;
 pub mod int8;
@@ -92,7 +94,7 @@ impl Model {
         let lm = match &files.lm_head {
             Some(lm) => Some(LmParts {
                 config: ModelConfig::from_json(lm.config.bytes, lm.config.name)?,
-                weights: Weights::from_safetensors(&lm.weights, "masked-LM head")?,
+                weights: Weights::from_safetensors(&lm.weights, "masked-LM head")?.in_namespace(pack::LM_PREFIX),
             }),
             None => None,
         };
@@ -241,7 +243,7 @@ pub fn tied_decoder(weights: &Weights, config: &ModelConfig) -> Result<Decoder> 
     };
     let name = format!("{prefix}embeddings.word_embeddings.weight");
     let matrix = weights.get_matrix(&name, &[config.vocab_size, config.hidden_size])?;
-    Ok(Decoder::TiedEmbeddings { embeddings: ops::Linear::new(matrix, None) })
+    Ok(Decoder::TiedEmbeddings { embeddings: ops::Linear::new(weights.tensor_name(&name), matrix, None) })
 }
 
 fn own_lm_head(weights: &Weights, config: &ModelConfig) -> Result<Option<Decoder>> {

@@ -53,6 +53,8 @@ impl Int8Weight {
 pub struct Linear {
     weight: LinearWeight,
     bias: Option<Tensor>,
+    /// The weight's tensor name as a packed file stores it (calibration is keyed by it).
+    name: String,
 }
 
 impl Linear {
@@ -60,11 +62,17 @@ impl Linear {
     pub fn load(scope: Scope<'_>, in_dim: usize, out_dim: usize) -> Result<Self> {
         let weight = scope.get_matrix("weight", &[out_dim, in_dim])?;
         let bias = Some(scope.get("bias", &[out_dim])?);
-        Ok(Self { weight, bias })
+        Ok(Self { weight, bias, name: scope.tensor_name("weight") })
     }
 
-    pub fn new(weight: LinearWeight, bias: Option<Tensor>) -> Self {
-        Self { weight, bias }
+    /// `name`: the weight's tensor name (see [`Weights::tensor_name`]).
+    pub fn new(name: impl Into<String>, weight: LinearWeight, bias: Option<Tensor>) -> Self {
+        Self { weight, bias, name: name.into() }
+    }
+
+    /// The weight's tensor name as a packed file stores it.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// `(..., in) -> (..., out)`.
@@ -377,7 +385,7 @@ mod tests {
         let w = Tensor::arange(0f32, 64.0 * 32.0, &dev)?.affine(0.013, -0.4)?.sin()?.reshape((64, 32))?;
         let matrix = Int8Matrix::quantize(&w.flatten_all()?.to_vec1::<f32>()?, 64, 32);
         let w_deq = Tensor::from_vec(matrix.dequantize(), (64, 32), &dev)?;
-        let layer = Linear::new(LinearWeight::Quantized(Arc::new(Int8Weight::new(matrix))), None);
+        let layer = Linear::new("test.weight", LinearWeight::Quantized(Arc::new(Int8Weight::new(matrix))), None);
         let x =
             Var::from_tensor(&Tensor::arange(0f32, 3.0 * 32.0, &dev)?.affine(0.07, 0.1)?.cos()?.reshape((1, 3, 32))?)?;
         let c = Tensor::arange(0f32, 3.0 * 64.0, &dev)?.affine(0.05, 0.0)?.sin()?.reshape((1, 3, 64))?;

@@ -6,12 +6,19 @@
 //! table, each in its own format, and the position and token-type tables at q8_0.
 //! LayerNorms and biases stay f32: they are tiny and quantizing them only adds error. A
 //! matrix whose rows do not divide into the format's blocks falls back to the next format
-//! that fits (q4k -> q4_0 -> q8_0 -> f32), and the report says what each tensor became.
+//! that fits (q4k -> q4_0 -> q8_0 -> f32), and the report says what each tensor became;
+//! the k-quants fit any matrix of whole 256-value blocks (see [`stored_dims`]).
+//!
+//! With a [`CalibrationPlan`], the q8_0/q5_0/q4_0 matrices whose inputs the calibration
+//! texts measure are rounded by `gptq.rs` instead of to nearest.
 
+use super::calibration::Calibration;
+use super::gptq::{self, Rounding};
 use super::weights::Weights;
 use super::ModelFiles;
 use crate::error::{Error, Result};
-use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, gguf_file, GgmlDType, QTensor};
+use candle_core::Device;
 use std::collections::BTreeMap;
 
 pub const CONFIG_KEY: &str = "layer_saliency.config";
@@ -31,6 +38,7 @@ pub enum Quant {
     Q5_0,
     Q4_0,
     Q4K,
+    Q5K,
 }
 
 impl Quant {
@@ -41,10 +49,11 @@ impl Quant {
             "q5_0" => Self::Q5_0,
             "q4_0" => Self::Q4_0,
             "q4k" | "q4_k" => Self::Q4K,
+            "q5k" | "q5_k" => Self::Q5K,
             other => {
                 return Err(Error::Option {
                     option: "quant".into(),
-                    reason: format!("`{other}` is not one of f32, q8_0, q5_0, q4_0, q4k"),
+                    reason: format!("`{other}` is not one of f32, q8_0, q5_0, q4_0, q4k, q5k"),
                 })
             }
         })
@@ -58,6 +67,7 @@ impl Quant {
             Quant::Q5_0 => &[GgmlDType::Q5_0, GgmlDType::Q8_0, GgmlDType::F32],
             Quant::Q4_0 => &[GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F32],
             Quant::Q4K => &[GgmlDType::Q4K, GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F32],
+            Quant::Q5K => &[GgmlDType::Q5K, GgmlDType::Q5_0, GgmlDType::Q8_0, GgmlDType::F32],
         }
     }
 }
@@ -121,10 +131,12 @@ impl QuantPlan {
     }
 
     /// The format tensor `name` of shape `dims` is stored in: the first of its chain
-    /// whose blocks divide its rows.
+    /// whose blocks divide its rows, or, for the k-quants, its values (see [`stored_dims`]).
     pub fn format_of(&self, name: &str, dims: &[usize]) -> GgmlDType {
         let row = *dims.last().unwrap_or(&1);
-        self.chain(name, dims).iter().copied().find(|d| row % d.block_size() == 0).unwrap_or(GgmlDType::F32)
+        let values: usize = dims.iter().product();
+        let fits = |d: &GgmlDType| row % d.block_size() == 0 || (is_k_quant(*d) && values % d.block_size() == 0);
+        self.chain(name, dims).iter().copied().find(fits).unwrap_or(GgmlDType::F32)
     }
 
     /// The formats to try for tensor `name` of shape `dims`.
@@ -140,13 +152,30 @@ impl QuantPlan {
         } else if name.contains("position_embeddings") || name.contains("token_type_embeddings") {
             match self.embeddings {
                 Quant::F32 | Quant::Q8_0 => Quant::F32.chain(),
-                Quant::Q5_0 | Quant::Q4_0 | Quant::Q4K => Quant::Q8_0.chain(),
+                Quant::Q5_0 | Quant::Q4_0 | Quant::Q4K | Quant::Q5K => Quant::Q8_0.chain(),
             }
         } else if name.ends_with("word_embeddings.weight") {
             self.embeddings.chain()
         } else {
             self.matrices.chain()
         }
+    }
+}
+
+fn is_k_quant(format: GgmlDType) -> bool {
+    format.block_size() == 256
+}
+
+/// The shape a tensor of shape `dims` is stored with in `format`. The k-quants' blocks
+/// span 256 values, wider than the rows of small encoders (MiniLM's are 384), so such a
+/// matrix is stored as rows of 256 holding the same values in the same (row-major) order,
+/// `[values / 256, 256]`, and read back into its own shape (`Weights::from_gguf`).
+pub fn stored_dims(format: GgmlDType, dims: &[usize]) -> Vec<usize> {
+    let row = *dims.last().unwrap_or(&1);
+    if is_k_quant(format) && row % format.block_size() != 0 {
+        vec![dims.iter().product::<usize>() / format.block_size(), format.block_size()]
+    } else {
+        dims.to_vec()
     }
 }
 
@@ -159,10 +188,17 @@ pub struct PackReport {
     pub formats: BTreeMap<String, usize>,
 }
 
+/// Calibrated rounding for `pack` (see `gptq.rs`): texts to run through the f32 model
+/// and how to round the matrices whose inputs they measure.
+pub struct CalibrationPlan<'a> {
+    pub texts: &'a [String],
+    pub rounding: Rounding,
+}
+
 fn pack_weights(
     weights: &Weights,
-    prefix: &str,
     plan: &QuantPlan,
+    calibration: Option<(&Calibration, Rounding)>,
     out: &mut Vec<(String, QTensor)>,
     report: &mut PackReport,
 ) -> Result<()> {
@@ -170,25 +206,44 @@ fn pack_weights(
         let dims = weights.dims(&name).expect("listed name");
         let tensor = weights.get(&name, &dims)?;
         let dtype = plan.format_of(&name, &dims);
-        let q = QTensor::quantize(&tensor, dtype)?;
-        *report.formats.entry(format!("{dtype:?}").to_lowercase()).or_default() += 1;
-        let full = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        let full = weights.tensor_name(&name);
+        let gram = calibration.and_then(|(c, rounding)| Some((c.gram(&full)?, rounding)));
+        let (q, how) = match (gram, dims.as_slice()) {
+            (Some((gram, rounding)), &[rows, cols]) if gptq::supports(dtype) && gram.dim == cols => {
+                let w = tensor.flatten_all()?.to_vec1::<f32>()?;
+                let bytes = gptq::quantize(&w, rows, cols, &gram.sum, dtype, rounding).expect("a supported format");
+                (qtensor_from_ggml(dtype, &bytes, dims.clone(), &Device::Cpu)?, format!(" ({})", rounding.name()))
+            }
+            _ => (QTensor::quantize(&tensor.reshape(stored_dims(dtype, &dims))?, dtype)?, String::new()),
+        };
+        *report.formats.entry(format!("{dtype:?}{how}").to_lowercase()).or_default() += 1;
         out.push((full, q));
     }
     Ok(())
 }
 
 /// Packs Hugging Face files into one GGUF file.
-pub fn pack(files: &ModelFiles<'_>, plan: &QuantPlan, quant_name: &str) -> Result<(Vec<u8>, PackReport)> {
+pub fn pack(
+    files: &ModelFiles<'_>,
+    plan: &QuantPlan,
+    quant_name: &str,
+    calibration: Option<&CalibrationPlan<'_>>,
+) -> Result<(Vec<u8>, PackReport)> {
     let text = |bytes: &[u8], name: &str| -> Result<String> {
         String::from_utf8(bytes.to_vec())
             .map_err(|_| Error::BadFile { file: name.into(), reason: "not UTF-8 text".into() })
     };
     // Parse everything first: packing a model that would not load is refused here.
-    super::Model::load(files)?;
+    let model = super::Model::load(files)?;
+    let statistics = match calibration {
+        Some(c) => Some((Calibration::collect(&model, c.texts)?, c.rounding)),
+        None => None,
+    };
+    drop(model);
+    let calibrated = statistics.as_ref().map(|(c, rounding)| (c, *rounding));
     let weights = Weights::from_safetensors(&files.weights, "packed model")?;
     let lm_weights = match &files.lm_head {
-        Some(lm) => Some(Weights::from_safetensors(&lm.weights, "masked-LM head")?),
+        Some(lm) => Some(Weights::from_safetensors(&lm.weights, "masked-LM head")?.in_namespace(LM_PREFIX)),
         None => None,
     };
     let mut names = weights.names();
@@ -198,7 +253,7 @@ pub fn pack(files: &ModelFiles<'_>, plan: &QuantPlan, quant_name: &str) -> Resul
     }
     let mut report = PackReport { bytes: 0, tensors: 0, formats: BTreeMap::new() };
     let mut tensors = Vec::new();
-    pack_weights(&weights, "", plan, &mut tensors, &mut report)?;
+    pack_weights(&weights, plan, calibrated, &mut tensors, &mut report)?;
     let mut metadata: Vec<(String, gguf_file::Value)> = vec![
         (CONFIG_KEY.into(), gguf_file::Value::String(text(files.config.bytes, files.config.name)?)),
         (TOKENIZER_KEY.into(), gguf_file::Value::String(text(files.tokenizer.bytes, files.tokenizer.name)?)),
@@ -210,7 +265,7 @@ pub fn pack(files: &ModelFiles<'_>, plan: &QuantPlan, quant_name: &str) -> Resul
         }
     }
     if let (Some(lm), Some(lm_weights)) = (&files.lm_head, &lm_weights) {
-        pack_weights(lm_weights, LM_PREFIX, plan, &mut tensors, &mut report)?;
+        pack_weights(lm_weights, plan, calibrated, &mut tensors, &mut report)?;
         metadata.push((LM_CONFIG_KEY.into(), gguf_file::Value::String(text(lm.config.bytes, lm.config.name)?)));
     }
     report.tensors = tensors.len();
@@ -226,6 +281,19 @@ pub fn pack(files: &ModelFiles<'_>, plan: &QuantPlan, quant_name: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn k_quants_store_rows_narrower_than_their_blocks_as_rows_of_256() {
+        let plan = QuantPlan::parse("q5_0,embeddings=q4k").unwrap();
+        let table = "embeddings.word_embeddings.weight";
+        assert_eq!(plan.format_of(table, &[30522, 384]), GgmlDType::Q4K);
+        assert_eq!(stored_dims(GgmlDType::Q4K, &[30522, 384]), vec![45783, 256]);
+        assert_eq!(stored_dims(GgmlDType::Q4K, &[30522, 512]), vec![30522, 512]);
+        assert_eq!(stored_dims(GgmlDType::Q5_0, &[3, 384]), vec![3, 384]);
+        // 3 x 384 values are not whole blocks of 256: the next format of the chain.
+        assert_eq!(plan.format_of(table, &[3, 384]), GgmlDType::Q4_0);
+        assert_eq!(QuantPlan::parse("q5k").unwrap().format_of("a.dense.weight", &[384, 1536]), GgmlDType::Q5K);
+    }
 
     #[test]
     fn a_plan_names_the_format_of_each_kind_of_tensor() {

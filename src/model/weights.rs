@@ -28,6 +28,17 @@ impl Stored {
             Stored::Quantized(q, _) => q.shape().dims().to_vec(),
         }
     }
+
+    /// Whether this is a matrix of `shape` in the layout `pack` gives k-quants whose blocks
+    /// do not divide its rows (see `pack::stored_dims`).
+    fn holds(&self, shape: &[usize]) -> bool {
+        match self {
+            Stored::Quantized(q, _) => {
+                shape.len() == 2 && q.shape().dims() == super::pack::stored_dims(q.dtype(), shape).as_slice()
+            }
+            Stored::F32(_) => false,
+        }
+    }
 }
 
 /// One weight file as bytes plus a name used in messages (usually its path).
@@ -43,6 +54,9 @@ pub struct Weights {
     files: Vec<String>,
     metadata: HashMap<String, String>,
     architecture: String,
+    /// `lm_head` for a separate masked-LM checkpoint, so that tensor names say which
+    /// checkpoint they belong to as a packed file does (`lm_head/...`); empty otherwise.
+    namespace: String,
 }
 
 impl Weights {
@@ -73,7 +87,25 @@ impl Weights {
             files: files.iter().map(|f| f.name.to_string()).collect(),
             metadata,
             architecture: architecture.to_string(),
+            namespace: String::new(),
         })
+    }
+
+    /// The same tensors, named as the checkpoint `namespace` of a packed file (see
+    /// [`Weights::tensor_name`]).
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = namespace.to_string();
+        self
+    }
+
+    /// A tensor's name as a packed file stores it: `namespace/name` for a separate
+    /// masked-LM checkpoint, `name` otherwise. Calibration statistics are keyed by it.
+    pub fn tensor_name(&self, name: &str) -> String {
+        if self.namespace.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.namespace)
+        }
     }
 
     /// The files these weights came from, joined for messages.
@@ -101,7 +133,7 @@ impl Weights {
             name: name.to_string(),
             architecture: self.architecture.clone(),
         })?;
-        if stored.dims() != shape {
+        if stored.dims() != shape && !stored.holds(shape) {
             return Err(Error::TensorShape {
                 file: self.files[*file].clone(),
                 name: name.to_string(),
@@ -116,7 +148,7 @@ impl Weights {
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         Ok(match self.lookup(name, shape)? {
             Stored::F32(t) => t.clone(),
-            Stored::Quantized(q, _) => q.dequantize(&Device::Cpu)?,
+            Stored::Quantized(q, _) => q.dequantize(&Device::Cpu)?.reshape(shape)?,
         })
     }
 
@@ -200,7 +232,13 @@ impl Weights {
             };
             tensors.insert(normalise_name(local), (stored, 0));
         }
-        Ok(Self { tensors, files: vec![file.name.to_string()], metadata, architecture: architecture.to_string() })
+        Ok(Self {
+            tensors,
+            files: vec![file.name.to_string()],
+            metadata,
+            architecture: architecture.to_string(),
+            namespace: prefix.to_string(),
+        })
     }
 
     /// Quantizes the f32 tensors `plan` puts in a block format, in place, one at a time
@@ -254,6 +292,11 @@ impl<'a> Scope<'a> {
 
     pub fn contains(&self, name: &str) -> bool {
         self.weights.contains(&self.full(name))
+    }
+
+    /// See [`Weights::tensor_name`].
+    pub fn tensor_name(&self, name: &str) -> String {
+        self.weights.tensor_name(&self.full(name))
     }
 }
 

@@ -72,7 +72,7 @@ pub struct AccuracyArgs {
 pub struct PackArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Storage of the weight matrices: f32, q8_0, q5_0, q4_0 or q4k, optionally followed by
+    /// Storage of the weight matrices: f32, q8_0, q5_0, q4_0, q4k or q5k, optionally followed by
     /// `,embeddings=FORMAT` for the word-embedding table (also the tied decoder) and by
     /// `,NAME.PART=FORMAT` for the matrices whose tensor names contain NAME.PART (the last
     /// match wins), e.g. `q5_0,embeddings=q4_0,layer.0.=q8_0`. Rows that do not fit a
@@ -80,6 +80,20 @@ pub struct PackArgs {
     /// the embeddings go below 8 bits (then q8_0).
     #[arg(long, default_value = "q8_0")]
     pub quant: String,
+    /// Calibrate the rounding on these texts (one per line; `label<TAB>text` in a .tsv):
+    /// each matrix is rounded to minimise its error on the inputs they produce in the f32
+    /// model, instead of to nearest (see --rounding).
+    #[arg(long, value_name = "FILE")]
+    pub calibrate: Option<PathBuf>,
+    /// How many of the calibration texts to use (the first ones).
+    #[arg(long, default_value_t = 512)]
+    pub calibration_texts: usize,
+    /// With --calibrate: `gptq-act-order` (each rounding error moved onto the columns not
+    /// yet rounded, the most active inputs first), `gptq` (columns in stored order) or
+    /// `nearest` (nearest rounding, block scales chosen for the inputs). Only the q8_0,
+    /// q5_0 and q4_0 formats are calibrated; the k-quants are rounded to nearest.
+    #[arg(long, default_value = "gptq-act-order")]
+    pub rounding: String,
     /// The file to write.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,

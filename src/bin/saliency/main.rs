@@ -10,7 +10,8 @@ use clap::Parser;
 use layer_saliency::explain::Explainer;
 use layer_saliency::gradients::{argmax, layer_gradients, Objective};
 use layer_saliency::metrics::evaluation::evaluate;
-use layer_saliency::model::pack::QuantPlan;
+use layer_saliency::model::gptq::Rounding;
+use layer_saliency::model::pack::{CalibrationPlan, QuantPlan};
 use layer_saliency::model::Model;
 use layer_saliency::options::Method;
 use layer_saliency::saliency::decode::decode_layers;
@@ -164,7 +165,24 @@ fn pack(args: args::PackArgs) -> Result<ExitCode> {
     }
     let plan = QuantPlan::parse(&args.quant)?;
     let files = model_dir::read_model_dirs(&args.model.model, args.model.lm_head.as_deref())?;
-    let (bytes, report) = layer_saliency::model::pack::pack(&files.model_files()?, &plan, &args.quant)?;
+    let texts = match &args.calibrate {
+        Some(path) => {
+            let mut texts = read_texts(path)?;
+            texts.truncate(args.calibration_texts);
+            if texts.is_empty() {
+                return Err(Error::Input(format!("{} holds no calibration texts", path.display())));
+            }
+            Some(texts)
+        }
+        None => None,
+    };
+    let rounding = Rounding::parse(&args.rounding).ok_or_else(|| Error::Option {
+        option: "--rounding".into(),
+        reason: format!("`{}` is not one of nearest, gptq, gptq-act-order", args.rounding),
+    })?;
+    let calibration = texts.as_deref().map(|texts| CalibrationPlan { texts, rounding });
+    let (bytes, report) =
+        layer_saliency::model::pack::pack(&files.model_files()?, &plan, &args.quant, calibration.as_ref())?;
     std::fs::write(&args.out, &bytes)
         .map_err(|e| Error::BadFile { file: args.out.display().to_string(), reason: e.to_string() })?;
     let formats: Vec<String> = report.formats.iter().map(|(f, n)| format!("{n} {f}")).collect();
@@ -194,21 +212,27 @@ fn explain(args: ExplainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The texts of a file, one per non-empty line; in a .tsv file each line is
+/// `label<TAB>text` and only the text is taken.
+fn read_texts(path: &std::path::Path) -> Result<Vec<String>> {
+    let content = std::fs::read_to_string(path)
+        .map_err(|e| Error::BadFile { file: path.display().to_string(), reason: e.to_string() })?;
+    let tsv = path.extension().is_some_and(|e| e == "tsv");
+    Ok(content
+        .lines()
+        .map(|line| if tsv { line.split_once('\t').map_or(line, |(_, text)| text) } else { line })
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
 fn eval(args: EvalArgs) -> Result<ExitCode> {
     let base = args.params.to_options()?;
     let methods = match &args.methods {
         Some(list) => list.split(',').map(|m| Method::parse(m.trim())).collect::<Result<Vec<_>>>()?,
         None => Method::ALL.to_vec(),
     };
-    let content = std::fs::read_to_string(&args.texts)
-        .map_err(|e| Error::BadFile { file: args.texts.display().to_string(), reason: e.to_string() })?;
-    let tsv = args.texts.extension().is_some_and(|e| e == "tsv");
-    let mut texts: Vec<String> = content
-        .lines()
-        .map(|line| if tsv { line.split_once('\t').map_or(line, |(_, text)| text) } else { line })
-        .filter(|line| !line.trim().is_empty())
-        .map(str::to_string)
-        .collect();
+    let mut texts = read_texts(&args.texts)?;
     if let Some(limit) = args.limit {
         texts.truncate(limit);
     }
