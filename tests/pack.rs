@@ -219,10 +219,15 @@ fn calibrated_rounding_brings_quantized_minilm_closer_to_f32() {
     assert!(report.formats.contains_key("q4k"), "{:?}", report.formats);
     let gptq = load_packed(&bytes);
     assert!(gptq.quant.contains("q4k"), "{}", gptq.quant);
+    // Quantizing while loading (the page's path for Hugging Face files) is the same
+    // nearest rounding as packing, 256-wide k-quant rows included.
+    let on_load = Model::load_quantized(&files.model_files(), Some(&plan)).unwrap();
     let (mut hidden_error, mut logit_error) = ([0f32; 2], [0f32; 2]);
     for text in HELD_OUT {
         let ids: Vec<u32> = exact.text.encode(text).unwrap().iter().map(|t| t.id).collect();
         let reference = exact.forward_ids(&ids).unwrap();
+        let logits = |m: &Model| m.forward_ids(&ids).unwrap().logits.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(logits(&on_load), logits(&nearest), "{text}");
         for (k, model) in [&nearest, &gptq].into_iter().enumerate() {
             let out = model.forward_ids(&ids).unwrap();
             let last = |f: &layer_saliency::model::Forward| f.encoder.hidden.last().unwrap().clone();

@@ -250,7 +250,7 @@ impl Weights {
             if matches!(dtype, GgmlDType::F32) {
                 continue;
             }
-            let q = QTensor::quantize(tensor, dtype)?;
+            let q = QTensor::quantize(&tensor.reshape(super::pack::stored_dims(dtype, tensor.dims()))?, dtype)?;
             *stored = Stored::Quantized(Arc::new(q), OnceLock::new());
         }
         Ok(())
