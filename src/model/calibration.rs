@@ -20,9 +20,6 @@ pub struct Calibration {
     /// Input rows not yet added to their Gram matrix: one product per few thousand rows
     /// rather than per text (a text's product allocates as much as a thousand rows').
     pending: BTreeMap<String, Vec<f32>>,
-    /// Texts and tokens that went into it.
-    pub texts: usize,
-    pub tokens: usize,
 }
 
 /// X^T X of one matrix's inputs, summed in f64 over every token seen.
@@ -36,7 +33,8 @@ impl Calibration {
     /// unquantized weights: the statistics are of the inputs the exact model sees.
     /// Texts longer than the model's positions are skipped.
     pub fn collect(model: &Model, texts: &[String]) -> Result<Self> {
-        let mut calibration = Self { grams: BTreeMap::new(), pending: BTreeMap::new(), texts: 0, tokens: 0 };
+        let mut calibration = Self { grams: BTreeMap::new(), pending: BTreeMap::new() };
+        let mut used = 0;
         for text in texts {
             let Ok(tokens) = model.text.encode(text) else { continue };
             let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
@@ -54,14 +52,13 @@ impl Calibration {
             for h in &hidden {
                 calibration.add(model.decoder.projection(), &model.decoder.transform(h)?)?;
             }
-            calibration.texts += 1;
-            calibration.tokens += tokens.len();
+            used += 1;
         }
         let names: Vec<String> = calibration.pending.keys().cloned().collect();
         for name in names {
             calibration.flush(&name)?;
         }
-        if calibration.texts == 0 {
+        if used == 0 {
             return Err(Error::Input("no calibration text fits the model (all empty or too long)".into()));
         }
         Ok(calibration)
@@ -99,10 +96,5 @@ impl Calibration {
     /// The Gram matrix of the inputs of the tensor stored as `name`, if calibrated.
     pub fn gram(&self, name: &str) -> Option<&Gram> {
         self.grams.get(name)
-    }
-
-    /// The calibrated tensor names.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.grams.keys().map(String::as_str)
     }
 }

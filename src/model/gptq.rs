@@ -277,7 +277,7 @@ pub fn f16_bits(x: f32) -> u16 {
     }
     if magnitude < 0x3880_0000 {
         // Below 2^-14: a subnormal half, in units of 2^-24 (the product is exact).
-        return sign | (f32::from_bits(magnitude) * 16_777_216.0).round_ties_even() as u16;
+        return sign | super::int8::round_small(f32::from_bits(magnitude) * 16_777_216.0) as u16;
     }
     let rebased = magnitude - (112 << 23);
     sign | ((rebased + 0x0fff + ((rebased >> 13) & 1)) >> 13) as u16
@@ -386,7 +386,6 @@ mod tests {
             assert!(errors[1] < errors[0], "{format:?}: {errors:?}");
             assert!(errors[2] < 0.8 * errors[1], "{format:?}: {errors:?}");
             assert!(errors[3] < errors[1], "{format:?}: {errors:?}");
-            eprintln!("{format:?}: {errors:?}");
         }
     }
 
