@@ -7,10 +7,15 @@
 //! through the decoder's transform. For MiniLM that product is the word-embedding table
 //! itself, the largest matrix of the model. The classifier head is not: its few values
 //! are rounded to nearest.
+//!
+//! It also counts how often each row of the vocabulary is used (see `row_tiers.rs`): as
+//! an input token, and among the top-ranked words decoded at some position and layer.
 
 use super::ops::Linear;
 use super::Model;
+// The explanation's own decoding, so that the counted words are the ones it ranks.
 use crate::error::{Error, Result};
+use crate::saliency::decode::decode_layers;
 use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
 
@@ -20,6 +25,8 @@ pub struct Calibration {
     /// Input rows not yet added to their Gram matrix: one product per few thousand rows
     /// rather than per text (a text's product allocates as much as a thousand rows').
     pending: BTreeMap<String, Vec<f32>>,
+    /// Uses of each vocabulary id: lookups plus appearances in decoded top-tau lists.
+    usage: Vec<u64>,
 }
 
 /// X^T X of one matrix's inputs, summed in f64 over every token seen.
@@ -29,15 +36,23 @@ pub struct Gram {
 }
 
 impl Calibration {
-    /// Runs `texts` (one at a time, unpadded) through `model`, which should hold the
-    /// unquantized weights: the statistics are of the inputs the exact model sees.
-    /// Texts longer than the model's positions are skipped.
-    pub fn collect(model: &Model, texts: &[String]) -> Result<Self> {
-        let mut calibration = Self { grams: BTreeMap::new(), pending: BTreeMap::new() };
+    /// Runs the first `model_texts` of `texts` (one at a time, unpadded) through `model`,
+    /// which should hold the unquantized weights: the statistics are of the inputs the
+    /// exact model sees. Texts longer than the model's positions are skipped. Lookups
+    /// are counted over every text (tokenizing is cheap), the decoder's top-ranked words
+    /// over the texts the model runs.
+    pub fn collect(model: &Model, texts: &[String], model_texts: usize) -> Result<Self> {
+        let mut calibration =
+            Self { grams: BTreeMap::new(), pending: BTreeMap::new(), usage: vec![0; model.decoder.vocab_size()] };
+        let tau = crate::options::Options::default().tau;
         let mut used = 0;
-        for text in texts {
+        for (index, text) in texts.iter().enumerate() {
             let Ok(tokens) = model.text.encode(text) else { continue };
             let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+            calibration.count(ids.iter().copied());
+            if index >= model_texts {
+                continue;
+            }
             let ids = Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
             let mut h = model.encoder.embeddings.forward(&model.word_embeddings(&ids)?)?;
             let mut hidden = vec![h.clone()];
@@ -52,6 +67,10 @@ impl Calibration {
             for h in &hidden {
                 calibration.add(model.decoder.projection(), &model.decoder.transform(h)?)?;
             }
+            let unbatched: Vec<Tensor> = hidden.iter().map(|h| h.squeeze(0)).collect::<candle_core::Result<_>>()?;
+            for layer in decode_layers(&model.decoder, &unbatched, tau)? {
+                calibration.count(layer.positions.iter().flatten().map(|t| t.id));
+            }
             used += 1;
         }
         let names: Vec<String> = calibration.pending.keys().cloned().collect();
@@ -62,6 +81,19 @@ impl Calibration {
             return Err(Error::Input("no calibration text fits the model (all empty or too long)".into()));
         }
         Ok(calibration)
+    }
+
+    fn count(&mut self, ids: impl Iterator<Item = u32>) {
+        for id in ids {
+            if let Some(n) = self.usage.get_mut(id as usize) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// How often each vocabulary id was used (looked up or decoded among the top tau).
+    pub fn usage(&self) -> &[u64] {
+        &self.usage
     }
 
     /// Adds `x (..., in)`, the input of `linear`, to its Gram matrix.

@@ -116,6 +116,88 @@ impl<T: From<i8> + Clone> Blocks<T> {
     }
 }
 
+/// Calls `each(r, row)` for every row of the row-major `rows x cols` matrix that `q`
+/// holds, whatever shape its blocks are stored in (k-quant blocks of 256 may span rows, see
+/// `pack::stored_dims`), decoding a few rows at a time: no f32 copy of the whole matrix is
+/// made (47 MB for a 30k-word table, in a browser tab). Formats without a block decoder
+/// here are dequantized whole.
+pub fn for_each_row(
+    q: &QTensor,
+    rows: usize,
+    cols: usize,
+    mut each: impl FnMut(usize, &[f32]),
+) -> candle_core::Result<()> {
+    use candle_core::quantized::k_quants::{
+        BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ5K, BlockQ5_0, BlockQ6K, BlockQ8_0,
+    };
+    let data = q.data()?;
+    let decoded = match q.dtype() {
+        GgmlDType::Q8_0 => rows_of_blocks::<BlockQ8_0>(&data, rows, cols, &mut each),
+        GgmlDType::Q5_0 => rows_of_blocks::<BlockQ5_0>(&data, rows, cols, &mut each),
+        GgmlDType::Q4_0 => rows_of_blocks::<BlockQ4_0>(&data, rows, cols, &mut each),
+        GgmlDType::Q2K => rows_of_blocks::<BlockQ2K>(&data, rows, cols, &mut each),
+        GgmlDType::Q3K => rows_of_blocks::<BlockQ3K>(&data, rows, cols, &mut each),
+        GgmlDType::Q4K => rows_of_blocks::<BlockQ4K>(&data, rows, cols, &mut each),
+        GgmlDType::Q5K => rows_of_blocks::<BlockQ5K>(&data, rows, cols, &mut each),
+        GgmlDType::Q6K => rows_of_blocks::<BlockQ6K>(&data, rows, cols, &mut each),
+        _ => false,
+    };
+    if !decoded {
+        let dense = q.dequantize(&candle_core::Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
+        if dense.len() != rows * cols {
+            candle_core::bail!(
+                "a {:?} tensor of {} values is not a {rows} x {cols} matrix",
+                q.shape().dims(),
+                dense.len()
+            );
+        }
+        for (r, row) in dense.chunks_exact(cols.max(1)).enumerate() {
+            each(r, row);
+        }
+    }
+    Ok(())
+}
+
+/// [`for_each_row`] for blocks of type T, decoding lcm(cols, block) values (whole rows of
+/// whole blocks) at a time; `false` if the bytes are not exactly the matrix's blocks,
+/// suitably aligned.
+fn rows_of_blocks<T: GgmlType>(bytes: &[u8], rows: usize, cols: usize, each: &mut dyn FnMut(usize, &[f32])) -> bool {
+    let size = std::mem::size_of::<T>();
+    let values = rows * cols;
+    if cols == 0
+        || values % T::BLCK_SIZE != 0
+        || bytes.len() != values / T::BLCK_SIZE * size
+        || bytes.as_ptr() as usize % std::mem::align_of::<T>() != 0
+    {
+        return false;
+    }
+    // SAFETY: the length and alignment were checked above; GGML block types are plain
+    // `repr(C)` data for which every bit pattern is a value (candle reads them from
+    // files the same way).
+    let blocks: &[T] = unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const T, bytes.len() / size) };
+    let chunk_rows = lcm(cols, T::BLCK_SIZE) / cols;
+    let mut buffer = vec![0f32; chunk_rows * cols];
+    for first in (0..rows).step_by(chunk_rows) {
+        let count = chunk_rows.min(rows - first);
+        let start = first * cols / T::BLCK_SIZE;
+        let end = (first + count) * cols / T::BLCK_SIZE;
+        let out = &mut buffer[..count * cols];
+        T::to_float(&blocks[start..end], out);
+        for (i, row) in out.chunks_exact(cols).enumerate() {
+            each(first + i, row);
+        }
+    }
+    true
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    let (mut x, mut y) = (a, b);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    a / x * b
+}
+
 impl Int8Matrix {
     /// Quantizes a row-major `rows x cols` f32 matrix.
     pub fn quantize(data: &[f32], rows: usize, cols: usize) -> Self {
@@ -123,52 +205,22 @@ impl Int8Matrix {
         Self { rows, cols, values, scales }
     }
 
-    /// Converts a GGUF block-quantized matrix one row at a time, so that loading never
-    /// holds an f32 copy of a whole table (47 MB for a 30k-word vocabulary, in a browser
-    /// tab). Formats without a row decoder here are dequantized whole.
+    /// Converts a GGUF block-quantized matrix a few rows at a time (see [`for_each_row`]).
     pub fn from_qtensor(q: &QTensor, rows: usize, cols: usize) -> candle_core::Result<Self> {
-        use candle_core::quantized::k_quants::{BlockQ4K, BlockQ4_0, BlockQ5_0, BlockQ6K, BlockQ8_0};
-        let data = q.data()?;
-        let by_rows = match q.dtype() {
-            GgmlDType::Q8_0 => Self::from_blocks::<BlockQ8_0>(&data, rows, cols),
-            GgmlDType::Q5_0 => Self::from_blocks::<BlockQ5_0>(&data, rows, cols),
-            GgmlDType::Q4_0 => Self::from_blocks::<BlockQ4_0>(&data, rows, cols),
-            GgmlDType::Q4K => Self::from_blocks::<BlockQ4K>(&data, rows, cols),
-            GgmlDType::Q6K => Self::from_blocks::<BlockQ6K>(&data, rows, cols),
-            _ => None,
-        };
-        match by_rows {
-            Some(matrix) => Ok(matrix),
-            None => {
-                let dense = q.dequantize(&candle_core::Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
-                Ok(Self::quantize(&dense, rows, cols))
-            }
-        }
+        Self::from_rows(rows, cols, |set| for_each_row(q, rows, cols, |r, row| set(r, row)))
     }
 
-    /// Row-by-row conversion from GGML blocks of type T; `None` if the bytes are not
-    /// exactly `rows` rows of whole blocks, suitably aligned.
-    fn from_blocks<T: GgmlType>(bytes: &[u8], rows: usize, cols: usize) -> Option<Self> {
-        let size = std::mem::size_of::<T>();
-        if cols % T::BLCK_SIZE != 0
-            || bytes.len() != rows * (cols / T::BLCK_SIZE) * size
-            || bytes.as_ptr() as usize % std::mem::align_of::<T>() != 0
-        {
-            return None;
-        }
-        // SAFETY: the length and alignment were checked above; GGML block types are plain
-        // `repr(C)` data for which every bit pattern is a value (candle reads them from
-        // files the same way).
-        let blocks: &[T] = unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const T, bytes.len() / size) };
-        let per_row = cols / T::BLCK_SIZE;
-        let mut quantized = Blocks::<i8>::new(rows, cols);
-        let mut row = vec![0f32; cols];
-        for r in 0..rows {
-            T::to_float(&blocks[r * per_row..(r + 1) * per_row], &mut row);
-            quantized.set_row(r, &row);
-        }
-        let Blocks { values, scales, .. } = quantized;
-        Some(Self { rows, cols, values, scales })
+    /// A `rows x cols` matrix whose rows `fill` writes, each once, through the setter it
+    /// is given (rows never set stay zero).
+    pub fn from_rows<E>(
+        rows: usize,
+        cols: usize,
+        fill: impl FnOnce(&mut dyn FnMut(usize, &[f32])) -> Result<(), E>,
+    ) -> Result<Self, E> {
+        let mut blocks = Blocks::<i8>::new(rows, cols);
+        fill(&mut |r, row| blocks.set_row(r, row))?;
+        let Blocks { values, scales, .. } = blocks;
+        Ok(Self { rows, cols, values, scales })
     }
 
     pub fn rows(&self) -> usize {

@@ -15,6 +15,8 @@ pub mod input;
 pub mod int8;
 pub mod ops;
 pub mod pack;
+pub mod packed_tokenizer;
+pub mod row_tiers;
 pub mod vocabulary;
 pub mod weights;
 
@@ -119,7 +121,13 @@ impl Model {
             })
         };
         let config_json = text_of(pack::CONFIG_KEY)?;
-        let tokenizer_json = text_of(pack::TOKENIZER_KEY)?;
+        let mut tokenizer_json = text_of(pack::TOKENIZER_KEY)?;
+        if let Some(vocab) = weights.metadata(pack::VOCAB_KEY) {
+            tokenizer_json = packed_tokenizer::join(&tokenizer_json, vocab).map_err(|reason| Error::BadFile {
+                file: file.name.to_string(),
+                reason: format!("its tokenizer and vocabulary do not fit together: {reason}"),
+            })?;
+        }
         let config_name = format!("{} (config)", file.name);
         let config = ModelConfig::from_json(config_json.as_bytes(), &config_name)?;
         let lm = match weights.metadata(pack::LM_CONFIG_KEY) {

@@ -16,13 +16,17 @@ use super::calibration::Calibration;
 use super::gptq::{self, Rounding};
 use super::weights::Weights;
 use super::ModelFiles;
+use super::{packed_tokenizer, row_tiers};
 use crate::error::{Error, Result};
 use candle_core::quantized::{ggml_file::qtensor_from_ggml, gguf_file, GgmlDType, QTensor};
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
 
 pub const CONFIG_KEY: &str = "layer_saliency.config";
 pub const TOKENIZER_KEY: &str = "layer_saliency.tokenizer";
+/// The tokenizer's vocabulary, one token per line in id order, when `TOKENIZER_KEY` holds
+/// tokenizer.json without it (see `packed_tokenizer.rs`).
+pub const VOCAB_KEY: &str = "layer_saliency.vocab";
 pub const LM_CONFIG_KEY: &str = "layer_saliency.lm_config";
 pub const QUANT_KEY: &str = "layer_saliency.quant";
 /// Tensor-name prefix of a separate LM-head checkpoint inside a packed file.
@@ -37,8 +41,10 @@ pub enum Quant {
     Q8_0,
     Q5_0,
     Q4_0,
+    Q3K,
     Q4K,
     Q5K,
+    Q6K,
 }
 
 impl Quant {
@@ -48,12 +54,14 @@ impl Quant {
             "q8_0" => Self::Q8_0,
             "q5_0" => Self::Q5_0,
             "q4_0" => Self::Q4_0,
+            "q3k" | "q3_k" => Self::Q3K,
             "q4k" | "q4_k" => Self::Q4K,
             "q5k" | "q5_k" => Self::Q5K,
+            "q6k" | "q6_k" => Self::Q6K,
             other => {
                 return Err(Error::Option {
                     option: "quant".into(),
-                    reason: format!("`{other}` is not one of f32, q8_0, q5_0, q4_0, q4k, q5k"),
+                    reason: format!("`{other}` is not one of f32, q8_0, q5_0, q4_0, q3k, q4k, q5k, q6k"),
                 })
             }
         })
@@ -66,8 +74,10 @@ impl Quant {
             Quant::Q8_0 => &[GgmlDType::Q8_0, GgmlDType::F32],
             Quant::Q5_0 => &[GgmlDType::Q5_0, GgmlDType::Q8_0, GgmlDType::F32],
             Quant::Q4_0 => &[GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F32],
+            Quant::Q3K => &[GgmlDType::Q3K, GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F32],
             Quant::Q4K => &[GgmlDType::Q4K, GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::F32],
             Quant::Q5K => &[GgmlDType::Q5K, GgmlDType::Q5_0, GgmlDType::Q8_0, GgmlDType::F32],
+            Quant::Q6K => &[GgmlDType::Q6K, GgmlDType::Q8_0, GgmlDType::F32],
         }
     }
 }
@@ -87,16 +97,20 @@ pub struct QuantPlan {
     /// `(part, format)`: weight matrices whose name contains `part` take `format` (the
     /// last matching entry wins), e.g. `layer.0.` for the first block's matrices.
     pub overrides: Vec<(String, Quant)>,
+    /// `(count, format)`: the `count` rows of the word-embedding table that calibration
+    /// texts use most take `format`, the others the embeddings' (see `row_tiers.rs`).
+    pub frequent_rows: Option<(usize, Quant)>,
 }
 
 impl QuantPlan {
     pub fn uniform(quant: Quant) -> Self {
-        Self { matrices: quant, embeddings: quant, overrides: Vec::new() }
+        Self { matrices: quant, embeddings: quant, overrides: Vec::new(), frequent_rows: None }
     }
 
-    /// `MATRICES[,embeddings=FORMAT][,NAME.PART=FORMAT...]`, e.g.
-    /// `q5_0,embeddings=q4_0,layer.5.=q8_0`. A name part must contain a dot, so that a
-    /// misspelt `embedding=` is an error rather than a pattern matching every embedding.
+    /// `MATRICES[,embeddings=FORMAT][,frequent-rows=N:FORMAT][,NAME.PART=FORMAT...]`, e.g.
+    /// `q5_0,embeddings=q3k,frequent-rows=8000:q8_0,layer.5.=q8_0`. A name part must
+    /// contain a dot, so that a misspelt `embedding=` is an error rather than a pattern
+    /// matching every embedding.
     pub fn parse(spec: &str) -> Result<Self> {
         let mut parts = spec.split(',');
         let matrices = Quant::parse(parts.next().unwrap_or("").trim())?;
@@ -104,6 +118,7 @@ impl QuantPlan {
         for part in parts {
             match part.trim().split_once('=') {
                 Some(("embeddings", format)) => plan.embeddings = Quant::parse(format.trim())?,
+                Some(("frequent-rows", value)) => plan.frequent_rows = Some(parse_frequent_rows(value.trim())?),
                 Some((name, format)) if name.contains('.') && !name.trim().is_empty() => {
                     plan.overrides.push((name.trim().to_string(), Quant::parse(format.trim())?))
                 }
@@ -111,8 +126,8 @@ impl QuantPlan {
                     return Err(Error::Option {
                         option: "quant".into(),
                         reason: format!(
-                            "`{part}`: expected `embeddings=FORMAT` or `NAME.PART=FORMAT` (a part of tensor names, \
-                             with a dot, e.g. `layer.0.=q8_0`) after the matrices' format"
+                            "`{part}`: expected `embeddings=FORMAT`, `frequent-rows=N:FORMAT` or `NAME.PART=FORMAT` \
+                             (a part of tensor names, with a dot, e.g. `layer.0.=q8_0`) after the matrices' format"
                         ),
                     })
                 }
@@ -133,10 +148,7 @@ impl QuantPlan {
     /// The format tensor `name` of shape `dims` is stored in: the first of its chain
     /// whose blocks divide its rows, or, for the k-quants, its values (see [`stored_dims`]).
     pub fn format_of(&self, name: &str, dims: &[usize]) -> GgmlDType {
-        let row = *dims.last().unwrap_or(&1);
-        let values: usize = dims.iter().product();
-        let fits = |d: &GgmlDType| row % d.block_size() == 0 || (is_k_quant(*d) && values % d.block_size() == 0);
-        self.chain(name, dims).iter().copied().find(fits).unwrap_or(GgmlDType::F32)
+        first_fit(self.chain(name, dims), dims)
     }
 
     /// The formats to try for tensor `name` of shape `dims`.
@@ -152,7 +164,7 @@ impl QuantPlan {
         } else if name.contains("position_embeddings") || name.contains("token_type_embeddings") {
             match self.embeddings {
                 Quant::F32 | Quant::Q8_0 => Quant::F32.chain(),
-                Quant::Q5_0 | Quant::Q4_0 | Quant::Q4K | Quant::Q5K => Quant::Q8_0.chain(),
+                _ => Quant::Q8_0.chain(),
             }
         } else if name.ends_with("word_embeddings.weight") {
             self.embeddings.chain()
@@ -160,6 +172,29 @@ impl QuantPlan {
             self.matrices.chain()
         }
     }
+}
+
+/// The first format of `chain` whose blocks divide the rows of a tensor of shape `dims`,
+/// or, for the k-quants, its values (see [`stored_dims`]).
+fn first_fit(chain: &[GgmlDType], dims: &[usize]) -> GgmlDType {
+    let row = *dims.last().unwrap_or(&1);
+    let values: usize = dims.iter().product();
+    let fits = |d: &GgmlDType| row % d.block_size() == 0 || (is_k_quant(*d) && values % d.block_size() == 0);
+    chain.iter().copied().find(fits).unwrap_or(GgmlDType::F32)
+}
+
+/// `N:FORMAT` of `frequent-rows=N:FORMAT`.
+fn parse_frequent_rows(value: &str) -> Result<(usize, Quant)> {
+    let bad = || Error::Option {
+        option: "quant".into(),
+        reason: format!("`frequent-rows={value}`: expected a row count and a format, e.g. `frequent-rows=8000:q8_0`"),
+    };
+    let (count, format) = value.split_once(':').ok_or_else(bad)?;
+    let count: usize = count.trim().parse().map_err(|_| bad())?;
+    if count == 0 {
+        return Err(bad());
+    }
+    Ok((count, Quant::parse(format.trim())?))
 }
 
 fn is_k_quant(format: GgmlDType) -> bool {
@@ -188,25 +223,52 @@ pub struct PackReport {
     pub formats: BTreeMap<String, usize>,
 }
 
-/// Calibrated rounding for `pack` (see `gptq.rs`): texts to run through the f32 model
-/// and how to round the matrices whose inputs they measure.
+/// Calibrated rounding for `pack` (see `gptq.rs`): texts, how many of them (the first)
+/// to run through the f32 model, and how to round the matrices whose inputs they measure.
+/// Every text counts towards the word table's row usage (`frequent-rows`).
 pub struct CalibrationPlan<'a> {
     pub texts: &'a [String],
+    pub model_texts: usize,
     pub rounding: Rounding,
+}
+
+/// What `pack_weights` appends to.
+struct Packed {
+    tensors: Vec<(String, QTensor)>,
+    metadata: Vec<(String, gguf_file::Value)>,
+    report: PackReport,
+}
+
+impl Packed {
+    fn push(&mut self, name: String, tensor: QTensor, how: &str) {
+        *self.report.formats.entry(format!("{:?}{how}", tensor.dtype()).to_lowercase()).or_default() += 1;
+        self.tensors.push((name, tensor));
+    }
 }
 
 fn pack_weights(
     weights: &Weights,
     plan: &QuantPlan,
     calibration: Option<(&Calibration, Rounding)>,
-    out: &mut Vec<(String, QTensor)>,
-    report: &mut PackReport,
+    out: &mut Packed,
 ) -> Result<()> {
     for name in weights.names() {
         let dims = weights.dims(&name).expect("listed name");
         let tensor = weights.get(&name, &dims)?;
-        let dtype = plan.format_of(&name, &dims);
         let full = weights.tensor_name(&name);
+        if let (Some(frequent), &[rows, cols]) = (plan.frequent_rows, dims.as_slice()) {
+            if name.ends_with("word_embeddings.weight") {
+                let usage = calibration.map(|(c, _)| c.usage()).ok_or_else(|| Error::Option {
+                    option: "quant".into(),
+                    reason: "`frequent-rows` ranks the table's rows by how the calibration texts use them: \
+                             it needs --calibrate"
+                        .into(),
+                })?;
+                split_table(&full, &tensor.flatten_all()?.to_vec1::<f32>()?, rows, cols, plan, frequent, usage, out)?;
+                continue;
+            }
+        }
+        let dtype = plan.format_of(&name, &dims);
         let gram = calibration.and_then(|(c, rounding)| Some((c.gram(&full)?, rounding)));
         let (q, how) = match (gram, dims.as_slice()) {
             (Some((gram, rounding)), &[rows, cols]) if gptq::supports(dtype) && gram.dim == cols => {
@@ -216,10 +278,59 @@ fn pack_weights(
             }
             _ => (QTensor::quantize(&tensor.reshape(stored_dims(dtype, &dims))?, dtype)?, String::new()),
         };
-        *report.formats.entry(format!("{dtype:?}{how}").to_lowercase()).or_default() += 1;
-        out.push((full, q));
+        out.push(full, q, &how);
     }
     Ok(())
+}
+
+/// Stores the word-embedding table `name` (`rows x cols`, row-major `data`) as two parts:
+/// its `count` most used rows in `format`, the rest in the plan's embeddings format,
+/// rounded to nearest (see `row_tiers.rs`; calibrated rounding, which weighs the decoder's
+/// role alone, did worse on the table than nearest: MODELS.md).
+#[allow(clippy::too_many_arguments)]
+fn split_table(
+    name: &str,
+    data: &[f32],
+    rows: usize,
+    cols: usize,
+    plan: &QuantPlan,
+    (count, format): (usize, Quant),
+    usage: &[u64],
+    out: &mut Packed,
+) -> Result<()> {
+    if usage.len() != rows {
+        return Err(Error::Option {
+            option: "quant".into(),
+            reason: format!("`frequent-rows`: {name} has {rows} rows but the vocabulary {}", usage.len()),
+        });
+    }
+    if count >= rows {
+        return Err(Error::Option {
+            option: "quant".into(),
+            reason: format!("`frequent-rows={count}` is every row of {name} ({rows}): use `embeddings=FORMAT`"),
+        });
+    }
+    // Whole k-quant blocks in each part where the table has them: 256 / gcd(cols, 256) rows.
+    let multiple = 256 / gcd(cols, 256);
+    let groups = row_tiers::by_usage(usage, count, multiple);
+    for (group, members) in row_tiers::members(&groups, 2).iter().enumerate() {
+        let dims = [members.len(), cols];
+        let chain = if group == 1 { format.chain() } else { plan.chain(name, &[rows, cols]) };
+        let dtype = first_fit(chain, &dims);
+        let part = Tensor::from_vec(row_tiers::gather(data, cols, members), stored_dims(dtype, &dims), &Device::Cpu)?;
+        out.push(row_tiers::part_name(name, group), QTensor::quantize(&part, dtype)?, &format!(" (rows {group})"));
+    }
+    let groups = groups.into_iter().map(gguf_file::Value::U8).collect();
+    out.metadata.push((row_tiers::groups_key(name), gguf_file::Value::Array(groups)));
+    Ok(())
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Packs Hugging Face files into one GGUF file.
@@ -236,7 +347,7 @@ pub fn pack(
     // Parse everything first: packing a model that would not load is refused here.
     let model = super::Model::load(files)?;
     let statistics = match calibration {
-        Some(c) => Some((Calibration::collect(&model, c.texts)?, c.rounding)),
+        Some(c) => Some((Calibration::collect(&model, c.texts, c.model_texts)?, c.rounding)),
         None => None,
     };
     drop(model);
@@ -251,23 +362,35 @@ pub fn pack(
     if let Some(part) = plan.unmatched_overrides(&names).first() {
         return Err(Error::Option { option: "quant".into(), reason: format!("`{part}` matches no tensor name") });
     }
-    let mut report = PackReport { bytes: 0, tensors: 0, formats: BTreeMap::new() };
-    let mut tensors = Vec::new();
-    pack_weights(&weights, plan, calibrated, &mut tensors, &mut report)?;
+    let mut packed = Packed {
+        tensors: Vec::new(),
+        metadata: Vec::new(),
+        report: PackReport { bytes: 0, tensors: 0, formats: BTreeMap::new() },
+    };
+    pack_weights(&weights, plan, calibrated, &mut packed)?;
     let mut metadata: Vec<(String, gguf_file::Value)> = vec![
         (CONFIG_KEY.into(), gguf_file::Value::String(text(files.config.bytes, files.config.name)?)),
-        (TOKENIZER_KEY.into(), gguf_file::Value::String(text(files.tokenizer.bytes, files.tokenizer.name)?)),
         (QUANT_KEY.into(), gguf_file::Value::String(quant_name.into())),
     ];
+    let tokenizer = text(files.tokenizer.bytes, files.tokenizer.name)?;
+    match packed_tokenizer::split(&tokenizer) {
+        Some((rest, vocab)) => {
+            metadata.push((TOKENIZER_KEY.into(), gguf_file::Value::String(rest)));
+            metadata.push((VOCAB_KEY.into(), gguf_file::Value::String(vocab)));
+        }
+        None => metadata.push((TOKENIZER_KEY.into(), gguf_file::Value::String(tokenizer))),
+    }
     for key in SENTENCE_HEAD_KEYS {
         if let Some(value) = weights.metadata(key) {
             metadata.push((key.into(), gguf_file::Value::String(value.into())));
         }
     }
     if let (Some(lm), Some(lm_weights)) = (&files.lm_head, &lm_weights) {
-        pack_weights(lm_weights, plan, calibrated, &mut tensors, &mut report)?;
+        pack_weights(lm_weights, plan, calibrated, &mut packed)?;
         metadata.push((LM_CONFIG_KEY.into(), gguf_file::Value::String(text(lm.config.bytes, lm.config.name)?)));
     }
+    let Packed { tensors, metadata: row_groups, mut report } = packed;
+    metadata.extend(row_groups);
     report.tensors = tensors.len();
     let mut buffer = std::io::Cursor::new(Vec::new());
     let meta_refs: Vec<(&str, &gguf_file::Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -298,7 +421,13 @@ mod tests {
     #[test]
     fn a_plan_names_the_format_of_each_kind_of_tensor() {
         let plan = QuantPlan::parse("q4_0,embeddings=q5_0").unwrap();
-        assert_eq!(plan, QuantPlan { matrices: Quant::Q4_0, embeddings: Quant::Q5_0, overrides: vec![] });
+        assert_eq!(
+            plan,
+            QuantPlan { matrices: Quant::Q4_0, embeddings: Quant::Q5_0, overrides: vec![], frequent_rows: None }
+        );
+        let tiered = QuantPlan::parse("q5_0,embeddings=q3k,frequent-rows=8000:q8_0").unwrap();
+        assert_eq!(tiered.frequent_rows, Some((8000, Quant::Q8_0)));
+        assert_eq!(tiered.embeddings, Quant::Q3K);
         let first = |name: &str, dims: &[usize]| plan.chain(name, dims)[0];
         assert_eq!(first("bert.encoder.layer.0.attention.self.query.weight", &[384, 384]), GgmlDType::Q4_0);
         assert_eq!(first("bert.embeddings.word_embeddings.weight", &[30522, 384]), GgmlDType::Q5_0);
@@ -310,7 +439,18 @@ mod tests {
         assert_eq!(served.chain("bert.embeddings.word_embeddings.weight", &[30522, 384])[0], GgmlDType::Q8_0);
         let f32_plan = QuantPlan::parse("f32").unwrap();
         assert_eq!(f32_plan.chain("bert.embeddings.position_embeddings.weight", &[512, 384]), &[GgmlDType::F32]);
-        for bad in ["q3", "q8_0,embedding=q4_0", "q8_0,embeddings=x", "", "q8_0,layer.0.=q9", "q8_0,.=q5_0x"] {
+        for bad in [
+            "q3",
+            "q8_0,embedding=q4_0",
+            "q8_0,embeddings=x",
+            "",
+            "q8_0,layer.0.=q9",
+            "q8_0,.=q5_0x",
+            "q8_0,frequent-rows=8000",
+            "q8_0,frequent-rows=0:q8_0",
+            "q8_0,frequent-rows=x:q8_0",
+            "q8_0,frequent-rows=10:q7",
+        ] {
             assert!(QuantPlan::parse(bad).is_err(), "{bad}");
         }
         // Name parts: the last match wins; norms and biases stay f32 whatever matches.

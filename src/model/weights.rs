@@ -6,10 +6,11 @@
 
 use super::int8::Int8Matrix;
 use super::ops::{Int8Weight, LinearWeight};
+use super::row_tiers;
 use crate::error::{Error, Result};
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 /// A stored tensor: plain f32, or block-quantized as read from a GGUF file. A quantized
@@ -19,6 +20,9 @@ use std::sync::{Arc, OnceLock};
 enum Stored {
     F32(Tensor),
     Quantized(Arc<QTensor>, OnceLock<Arc<Int8Weight>>),
+    /// A table stored in parts of different formats by row (`row_tiers.rs`), put back
+    /// together in the int8 layout on load; the formats of its parts.
+    Assembled(Arc<Int8Weight>, Vec<GgmlDType>),
 }
 
 impl Stored {
@@ -26,6 +30,7 @@ impl Stored {
         match self {
             Stored::F32(t) => t.dims().to_vec(),
             Stored::Quantized(q, _) => q.shape().dims().to_vec(),
+            Stored::Assembled(w, _) => vec![w.matrix().rows(), w.matrix().cols()],
         }
     }
 
@@ -36,7 +41,7 @@ impl Stored {
             Stored::Quantized(q, _) => {
                 shape.len() == 2 && q.shape().dims() == super::pack::stored_dims(q.dtype(), shape).as_slice()
             }
-            Stored::F32(_) => false,
+            Stored::F32(_) | Stored::Assembled(..) => false,
         }
     }
 }
@@ -149,6 +154,7 @@ impl Weights {
         Ok(match self.lookup(name, shape)? {
             Stored::F32(t) => t.clone(),
             Stored::Quantized(q, _) => q.dequantize(&Device::Cpu)?.reshape(shape)?,
+            Stored::Assembled(w, _) => Tensor::from_vec(w.matrix().dequantize(), shape, &Device::Cpu)?,
         })
     }
 
@@ -163,6 +169,7 @@ impl Weights {
                     LinearWeight::Quantized(int8.get_or_init(|| Arc::new(Int8Weight::new(matrix))).clone())
                 }
             },
+            Stored::Assembled(w, _) => LinearWeight::Quantized(w.clone()),
         })
     }
 
@@ -183,10 +190,12 @@ impl Weights {
         let mut kinds: Vec<String> = self
             .tensors
             .values()
-            .map(|(s, _)| match s {
-                Stored::F32(_) => "f32".to_string(),
-                Stored::Quantized(q, _) => format!("{:?}", q.dtype()).to_lowercase(),
+            .flat_map(|(s, _)| match s {
+                Stored::F32(_) => vec![GgmlDType::F32],
+                Stored::Quantized(q, _) => vec![q.dtype()],
+                Stored::Assembled(_, formats) => formats.clone(),
             })
+            .map(|format| format!("{format:?}").to_lowercase())
             .collect();
         kinds.sort();
         kinds.dedup();
@@ -211,6 +220,7 @@ impl Weights {
             }
         }
         let mut tensors = HashMap::new();
+        let mut parts: BTreeMap<String, BTreeMap<usize, QTensor>> = BTreeMap::new();
         // Sorted, so a file with several broken tensors gives the same message every time.
         let mut names: Vec<&String> = content.tensor_infos.keys().collect();
         names.sort();
@@ -226,10 +236,20 @@ impl Weights {
             .map_err(|reason| bad(format!("tensor `{name}`: {reason}")))?;
             let q =
                 content.tensor(&mut reader, name, &Device::Cpu).map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
+            if let Some((table, group)) = row_tiers::parse_part(name) {
+                parts.entry(table.to_string()).or_default().insert(group, q);
+                continue;
+            }
             let stored = match q.dtype() {
                 GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => Stored::F32(q.dequantize(&Device::Cpu)?),
                 _ => Stored::Quantized(Arc::new(q), OnceLock::new()),
             };
+            tensors.insert(normalise_name(local), (stored, 0));
+        }
+        for (table, parts) in parts {
+            let stored =
+                assemble_table(&content, &table, parts).map_err(|reason| bad(format!("`{table}`: {reason}")))?;
+            let local = strip_prefix(&table, prefix).expect("parts were selected by prefix");
             tensors.insert(normalise_name(local), (stored, 0));
         }
         Ok(Self {
@@ -298,6 +318,39 @@ impl<'a> Scope<'a> {
     pub fn tensor_name(&self, name: &str) -> String {
         self.weights.tensor_name(&self.full(name))
     }
+}
+
+/// A table stored in row groups (`row_tiers.rs`): its parts, numbered 0.., and the
+/// group of each row from the file's metadata.
+fn assemble_table(
+    content: &gguf_file::Content,
+    table: &str,
+    parts: BTreeMap<usize, QTensor>,
+) -> std::result::Result<Stored, String> {
+    if parts.keys().copied().ne(0..parts.len()) {
+        return Err(format!(
+            "its parts are numbered {:?}, not 0 to {}",
+            parts.keys().collect::<Vec<_>>(),
+            parts.len() - 1
+        ));
+    }
+    let key = row_tiers::groups_key(table);
+    let groups: Vec<u8> = match content.metadata.get(&key) {
+        Some(gguf_file::Value::Array(values)) => values
+            .iter()
+            .map(|v| v.to_u8().map_err(|_| format!("{key} holds something other than bytes")))
+            .collect::<std::result::Result<_, _>>()?,
+        _ => return Err(format!("it is stored in parts but the file has no {key}")),
+    };
+    let parts: Vec<QTensor> = parts.into_values().collect();
+    let formats = parts.iter().map(QTensor::dtype).collect();
+    let values: usize = parts.iter().map(|p| p.shape().elem_count()).sum();
+    if groups.is_empty() || values % groups.len() != 0 {
+        return Err(format!("its parts hold {values} values, not whole rows of its {} rows", groups.len()));
+    }
+    let cols = values / groups.len();
+    let matrix = row_tiers::assemble(&groups, &parts, groups.len(), cols)?;
+    Ok(Stored::Assembled(Arc::new(Int8Weight::new(matrix)), formats))
 }
 
 fn strip_prefix<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {

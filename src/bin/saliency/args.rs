@@ -72,10 +72,11 @@ pub struct AccuracyArgs {
 pub struct PackArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Storage of the weight matrices: f32, q8_0, q5_0, q4_0, q4k or q5k, optionally followed by
-    /// `,embeddings=FORMAT` for the word-embedding table (also the tied decoder) and by
-    /// `,NAME.PART=FORMAT` for the matrices whose tensor names contain NAME.PART (the last
-    /// match wins), e.g. `q5_0,embeddings=q4_0,layer.0.=q8_0`. Rows that do not fit a
+    /// Storage of the weight matrices: f32, q8_0, q5_0, q4_0, q3k, q4k, q5k or q6k, optionally
+    /// followed by `,embeddings=FORMAT` for the word-embedding table (also the tied decoder),
+    /// `,frequent-rows=N:FORMAT` for the N rows of that table the --calibrate texts use
+    /// most, and `,NAME.PART=FORMAT` for the matrices whose tensor names contain NAME.PART
+    /// (the last match wins), e.g. `q5_0,embeddings=q3k,frequent-rows=8000:q8_0`. Rows that do not fit a
     /// format's blocks fall back to the next one that does; position tables stay f32 unless
     /// the embeddings go below 8 bits (then q8_0).
     #[arg(long, default_value = "q8_0")]
@@ -85,7 +86,8 @@ pub struct PackArgs {
     /// model, instead of to nearest (see --rounding).
     #[arg(long, value_name = "FILE")]
     pub calibrate: Option<PathBuf>,
-    /// How many of the calibration texts to use (the first ones).
+    /// How many of the calibration texts (the first ones) run through the f32 model; the
+    /// word table's `frequent-rows` are counted over all of them (tokenizing only).
     #[arg(long, default_value_t = 512)]
     pub calibration_texts: usize,
     /// With --calibrate: `gptq-act-order` (each rounding error moved onto the columns not

@@ -167,8 +167,7 @@ fn pack(args: args::PackArgs) -> Result<ExitCode> {
     let files = model_dir::read_model_dirs(&args.model.model, args.model.lm_head.as_deref())?;
     let texts = match &args.calibrate {
         Some(path) => {
-            let mut texts = read_texts(path)?;
-            texts.truncate(args.calibration_texts);
+            let texts = read_texts(path)?;
             if texts.is_empty() {
                 return Err(Error::Input(format!("{} holds no calibration texts", path.display())));
             }
@@ -180,7 +179,8 @@ fn pack(args: args::PackArgs) -> Result<ExitCode> {
         option: "--rounding".into(),
         reason: format!("`{}` is not one of nearest, gptq, gptq-act-order", args.rounding),
     })?;
-    let calibration = texts.as_deref().map(|texts| CalibrationPlan { texts, rounding });
+    let calibration =
+        texts.as_deref().map(|texts| CalibrationPlan { texts, model_texts: args.calibration_texts, rounding });
     let (bytes, report) =
         layer_saliency::model::pack::pack(&files.model_files()?, &plan, &args.quant, calibration.as_ref())?;
     std::fs::write(&args.out, &bytes)
