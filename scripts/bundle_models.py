@@ -86,7 +86,7 @@ def main() -> None:
             "decoder": card["decoder"],
             "metrics": card.get("metrics", {}),
         })
-        print(f"www/models/{packed.name}: {size / 1e6:.1f} MB ({model['quant']})")
+        print(f"www/models/{packed.name}: {size / 1e6:.2f} MB ({model['quant']})")
     (args.out / "index.json").write_text(json.dumps({"models": entries}, indent=2) + "\n")
 
 

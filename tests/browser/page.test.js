@@ -116,7 +116,14 @@ test('the served quantized example explains, one chart point per layer, close to
   const { page, errors, context } = await openPage(browser, server.url);
   const result = await firstResult(page);
   assert.equal(result.model.name, MODEL);
+  // The default model's table keeps its most used rows at q8_0, the rest at q4k (MODELS.md),
+  // and the file the page downloads is at most 15 MB (issue 4), as index.json says.
+  assert.match(result.model.quant, /q4k/);
   assert.match(result.model.quant, /q8_0/);
+  const entry = JSON.parse(readFileSync(path.join(REPO, 'www/models/index.json'), 'utf8')).models.find((m) => m.name === MODEL);
+  const bytes = readFileSync(path.join(REPO, 'www/models', `${MODEL}.gguf`)).length;
+  assert.equal(entry.size, bytes);
+  assert.ok(bytes <= 15e6, `the default model is ${bytes} bytes`);
   assert.equal(result.method, 'dls');
   const native = nativeExplain(`${MODEL}.gguf`, result.text);
   assert.deepEqual(result.words.map((w) => w.text), native.words.map((w) => w.text));
