@@ -191,11 +191,16 @@ fn rows_of_blocks<T: GgmlType>(bytes: &[u8], rows: usize, cols: usize, each: &mu
 }
 
 fn lcm(a: usize, b: usize) -> usize {
+    a / gcd(a, b) * b
+}
+
+/// Greatest common divisor (of block and row sizes).
+pub(crate) fn gcd(a: usize, b: usize) -> usize {
     let (mut x, mut y) = (a, b);
     while y != 0 {
         (x, y) = (y, x % y);
     }
-    a / x * b
+    x
 }
 
 impl Int8Matrix {

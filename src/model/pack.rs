@@ -3,14 +3,18 @@
 //! the weight matrices block-quantized. `Model::load_packed` reads it back.
 //!
 //! What is quantized (see [`QuantPlan`]): the linear layers' matrices and the word-embedding
-//! table, each in its own format, and the position and token-type tables at q8_0.
+//! table, each in its own format, and the position and token-type tables at q8_0 when the
+//! table goes below 8 bits.
 //! LayerNorms and biases stay f32: they are tiny and quantizing them only adds error. A
 //! matrix whose rows do not divide into the format's blocks falls back to the next format
 //! that fits (q4k -> q4_0 -> q8_0 -> f32), and the report says what each tensor became;
 //! the k-quants fit any matrix of whole 256-value blocks (see [`stored_dims`]).
 //!
 //! With a [`CalibrationPlan`], the q8_0/q5_0/q4_0 matrices whose inputs the calibration
-//! texts measure are rounded by `gptq.rs` instead of to nearest.
+//! texts measure are rounded by `gptq.rs` instead of to nearest, and a plan's
+//! `frequent-rows` splits the word table by how often the texts use each row
+//! (`row_tiers.rs`). tokenizer.json is stored with its vocabulary as lines
+//! (`packed_tokenizer.rs`).
 
 use super::calibration::Calibration;
 use super::gptq::{self, Rounding};
@@ -311,7 +315,7 @@ fn split_table(
         });
     }
     // Whole k-quant blocks in each part where the table has them: 256 / gcd(cols, 256) rows.
-    let multiple = 256 / gcd(cols, 256);
+    let multiple = 256 / super::int8::gcd(cols, 256);
     let groups = row_tiers::by_usage(usage, count, multiple);
     for (group, members) in row_tiers::members(&groups, 2).iter().enumerate() {
         let dims = [members.len(), cols];
@@ -323,14 +327,6 @@ fn split_table(
     let groups = groups.into_iter().map(gguf_file::Value::U8).collect();
     out.metadata.push((row_tiers::groups_key(name), gguf_file::Value::Array(groups)));
     Ok(())
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }
 
 /// Packs Hugging Face files into one GGUF file.
