@@ -108,13 +108,13 @@ test('on an f32 model, wasm and native agree within 1e-4 word by word', { timeou
   await browserContext.close();
 });
 
-// The served model is quantized. The int8 kernel computes bit for bit the same in wasm and
-// natively, but it rounds its input rows to 8 bits, and the f32 parts (attention products,
-// LayerNorm) differ by order 1e-7 between wasm simd128 and native code, which can move a
-// rounding step: quantized results agree closely but not to 1e-4. Measured 2026-11-27 on
-// the first 12 test tweets and this example (Node, wasm against the native CLI): class
-// probabilities differ by 0.003 on average and at most 0.014 for a q8_0 MiniLM, 0.004
-// and 0.012 for the served model (0.0104 on this example), hence 2e-2.
+// The served model is quantized: its results agree with native closely but not to 1e-4.
+// Measured 2026-11-27 on the first 12 test tweets and this example (Node, wasm against the
+// native CLI): class probabilities differ by 0.003 on average and at most 0.014 for a q8_0
+// MiniLM, 0.004 and 0.012 for the served model (0.0104 on this example), hence 2e-2. The
+// same MiniLM packed as f32 agrees within 5e-5 on those texts, so the difference arises in
+// the quantized path (which rounds its input rows to 8 bits, so that f32 differences of
+// order 1e-7 can move a rounding step); its cause is not traced further yet.
 test('the served quantized example explains, one chart point per layer, close to native', { timeout: 300000 }, async () => {
   const { page, errors, context } = await openPage(browser, server.url);
   const result = await firstResult(page);
