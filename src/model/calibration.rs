@@ -13,7 +13,6 @@
 
 use super::ops::Linear;
 use super::Model;
-// The explanation's own decoding, so that the counted words are the ones it ranks.
 use crate::error::{Error, Result};
 use crate::saliency::decode::decode_layers;
 use candle_core::{Device, Tensor};
@@ -68,6 +67,7 @@ impl Calibration {
                 calibration.add(model.decoder.projection(), &model.decoder.transform(h)?)?;
             }
             let unbatched: Vec<Tensor> = hidden.iter().map(|h| h.squeeze(0)).collect::<candle_core::Result<_>>()?;
+            // The explanation's own decoding, so that the counted words are the ones it ranks.
             for layer in decode_layers(&model.decoder, &unbatched, tau)? {
                 calibration.count(layer.positions.iter().flatten().map(|t| t.id));
             }

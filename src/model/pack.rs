@@ -170,7 +170,7 @@ impl QuantPlan {
                 Quant::F32 | Quant::Q8_0 => Quant::F32.chain(),
                 _ => Quant::Q8_0.chain(),
             }
-        } else if name.ends_with("word_embeddings.weight") {
+        } else if is_word_table(name) {
             self.embeddings.chain()
         } else {
             self.matrices.chain()
@@ -199,6 +199,11 @@ fn parse_frequent_rows(value: &str) -> Result<(usize, Quant)> {
         return Err(bad());
     }
     Ok((count, Quant::parse(format.trim())?))
+}
+
+/// Whether tensor `name` is a word-embedding table (its own format, frequent rows).
+fn is_word_table(name: &str) -> bool {
+    name.ends_with("word_embeddings.weight")
 }
 
 fn is_k_quant(format: GgmlDType) -> bool {
@@ -261,7 +266,7 @@ fn pack_weights(
         let tensor = weights.get(&name, &dims)?;
         let full = weights.tensor_name(&name);
         if let (Some(frequent), &[rows, cols]) = (plan.frequent_rows, dims.as_slice()) {
-            if name.ends_with("word_embeddings.weight") {
+            if is_word_table(&name) {
                 let usage = calibration.map(|(c, _)| c.usage()).ok_or_else(|| Error::Option {
                     option: "quant".into(),
                     reason: "`frequent-rows` ranks the table's rows by how the calibration texts use them: \
