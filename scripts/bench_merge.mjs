@@ -1,9 +1,12 @@
 // Merges the three benchmark pieces into one table per input length:
 //
 //   node scripts/bench_merge.mjs --native bench/native.json --browser bench/browser.json \
-//                                --torch bench/torch.json --out bench/results.json [--command '...']
+//                                --torch bench/torch.json [--native-128 bench/native-sse2.json] \
+//                                --out bench/results.json [--command '...']
 //
-// native: `saliency bench --json`; browser: tests/browser/bench.js; torch: scripts/bench_torch.py.
+// native: `saliency bench --json`; browser: tests/browser/bench.js; torch: scripts/bench_torch.py;
+// native-128 (optional): `saliency bench --vocabulary-kernel sse2 --no-ig --json`, the native
+// engine with the decoder on the 128-bit vector width wasm has.
 // A length missing from one piece gets nulls there (and a warning) rather than a made-up number.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +18,7 @@ const { values: opts } = parseArgs({
     native: { type: 'string' },
     browser: { type: 'string' },
     torch: { type: 'string' },
+    'native-128': { type: 'string' },
     out: { type: 'string' },
     command: { type: 'string' }, // what produced the pieces, e.g. './build.sh bench'; default: this command
   },
@@ -45,6 +49,7 @@ if (!opts.out) fail('--out FILE is required');
 const native = read('native');
 const browser = read('browser');
 const torch = read('torch');
+const native128 = opts['native-128'] ? read('native-128') : null;
 
 const ratio = (a, b) => (a == null || b == null || b === 0 ? null : a / b);
 const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
@@ -70,6 +75,7 @@ const rows = lengths.map((tokens) => {
     ours_forward_native: num(n?.forward_ms),
     ours_explain_native: num(n?.dls_ms),
     ours_forward_backward_native: forwardBackward(n?.stages_ms),
+    ours_explain_native_128: num(native128?.byTokens.get(tokens)?.dls_ms),
     ig32_native: num(n?.ig32_ms),
     torch_forward_native: num(t?.torch_forward_ms),
     torch_forward_backward_native: num(t?.torch_forward_backward_ms),
@@ -81,8 +87,9 @@ const rows = lengths.map((tokens) => {
     explain_over_ort: ratio(row.ours_explain_wasm, row.ort_forward_wasm),
     ig32_over_dls_native: ratio(row.ig32_native, row.ours_explain_native),
     wasm_over_native: ratio(row.ours_explain_wasm, row.ours_explain_native),
+    wasm_over_native_128: ratio(row.ours_explain_wasm, row.ours_explain_native_128),
     forward_backward_over_torch: ratio(row.ours_forward_backward_native, row.torch_forward_backward_native),
-    stages_ms: { native: n?.stages_ms ?? null, wasm: b?.stages_ms ?? null },
+    stages_ms: { native: n?.stages_ms ?? null, native_128: native128?.byTokens.get(tokens)?.stages_ms ?? null, wasm: b?.stages_ms ?? null },
   };
 });
 
@@ -99,7 +106,8 @@ const result = {
   date: new Date().toISOString(),
   machine: machine(),
   sources: {
-    native: { file: opts.native, model: native.meta.model, quant: native.meta.quant, threads: native.meta.threads },
+    native: { file: opts.native, model: native.meta.model, quant: native.meta.quant, threads: native.meta.threads, vocabulary_kernel: native.meta.vocabulary_kernel },
+    native_128: native128 && { file: opts['native-128'], vocabulary_kernel: native128.meta.vocabulary_kernel },
     browser: { file: opts.browser, model: browser.meta.model, userAgent: browser.meta.userAgent, ort_version: browser.meta.ort_version },
     torch: { file: opts.torch, version: torch.meta.torch_version, threads: torch.meta.threads, logit_check: torch.meta.logit_check },
   },

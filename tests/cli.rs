@@ -211,3 +211,31 @@ fn bad_options_are_refused_with_the_choices() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
 }
+
+/// `bench --vocabulary-kernel` runs the decoder on the named kernel (and says so in its
+/// JSON); a kernel this machine lacks is refused with the ones it has.
+#[test]
+fn bench_runs_on_the_chosen_vocabulary_kernel() {
+    let cls = golden_dir("bert_prefixed").join("classifier");
+    let model = cls.to_str().unwrap();
+    let out = saliency(&[
+        "bench",
+        "--model",
+        model,
+        "--lengths",
+        "8",
+        "--repeats",
+        "1",
+        "--no-ig",
+        "--json",
+        "--vocabulary-kernel",
+        "portable",
+    ]);
+    let report = stdout_json(&out);
+    assert_eq!(report["vocabulary_kernel"], "portable");
+    assert_eq!(report["rows"].as_array().map(Vec::len), Some(1), "{report}");
+    let out = saliency(&["bench", "--model", model, "--lengths", "8", "--no-ig", "--vocabulary-kernel", "neon"]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(message.contains("\"neon\"") && message.contains("portable"), "{message}");
+}

@@ -137,6 +137,9 @@ fn finish(dot: i32, x_scale: f32, w_scale: f32) -> f32 {
     dot as f32 * (x_scale * w_scale)
 }
 
+/// The kernel of this process (see [`Kernel::best`]).
+static CHOSEN: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+
 /// The instruction sets the product can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
@@ -169,10 +172,27 @@ impl Kernel {
         kernels
     }
 
-    /// The fastest available kernel (decided once).
+    /// The kernel every product of this process uses: the fastest available one, unless
+    /// [`Kernel::prefer`] chose another first (decided once).
     pub fn best() -> Kernel {
-        static BEST: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
-        *BEST.get_or_init(|| *Kernel::available().last().unwrap_or(&Kernel::Portable))
+        *CHOSEN.get_or_init(|| *Kernel::available().last().unwrap_or(&Kernel::Portable))
+    }
+
+    /// Makes `name` (a [`Kernel::name`]) the kernel of every product in this process, e.g.
+    /// to time the native engine on the 128-bit instructions wasm has (`saliency bench
+    /// --vocabulary-kernel sse2`). Call it before the first product: the choice is made
+    /// once, so that results within a process never change kernel.
+    pub fn prefer(name: &str) -> Result<Kernel, String> {
+        let available = Kernel::available();
+        let Some(&kernel) = available.iter().find(|k| k.name() == name) else {
+            let names: Vec<&str> = available.iter().map(|k| k.name()).collect();
+            return Err(format!("no vocabulary kernel {name:?} on this machine (it has: {})", names.join(", ")));
+        };
+        let chosen = *CHOSEN.get_or_init(|| kernel);
+        if chosen != kernel {
+            return Err(format!("the vocabulary kernel is already {} in this process", chosen.name()));
+        }
+        Ok(kernel)
     }
 
     pub fn name(self) -> &'static str {

@@ -445,3 +445,32 @@ test('Stop also ends a model download that hangs; the previous model keeps expla
   assert.equal((await wait).model.name, MODEL);
   await context.close();
 });
+
+test('while the model is still downloading, the last explanation shows and the text box takes input', { timeout: 300000 }, async () => {
+  const { page, context } = await openPage(browser, server.url);
+  const first = await firstResult(page);
+  // Remembered once its faithfulness metrics are in too (the result event).
+  await page.waitForFunction(() => localStorage.getItem('layer-saliency:last-result'));
+  // The next visit in this browser: the model file never arrives.
+  const stalled = await context.newPage();
+  await stalled.route(new RegExp(`${MODEL}\\.gguf`), () => {});
+  await stalled.goto(server.url);
+  const loading = () => stalled.evaluate(() => {
+    const root = document.getElementById('app').shadowRoot;
+    return !root.querySelector('[part=stop-button]').hidden && !/ready/.test(root.querySelector('[part=status]').textContent);
+  });
+  await stalled.waitForFunction(() => !document.getElementById('app').shadowRoot.querySelector('[part=stop-button]').hidden);
+  assert.ok(await loading(), 'the model is loading');
+  // Shown, not made the result: the next explanation replaces it.
+  const heatmapText = (p) => p.evaluate(() => document.getElementById('app').shadowRoot
+    .querySelector('layer-saliency-heatmap').shadowRoot.querySelector('[part~=text]')?.textContent);
+  assert.ok(first.words.length > 0);
+  assert.equal(await heatmapText(stalled), await heatmapText(page), 'the remembered explanation is on screen');
+  assert.equal(await shadowQueryCount(stalled, ['#app', 'layer-saliency-heatmap'], '[part~=item]'),
+    await shadowQueryCount(page, ['#app', 'layer-saliency-heatmap'], '[part~=item]'), 'its words are highlighted');
+  const box = stalled.locator('#app').locator('[part=textarea]');
+  await box.fill('Typed while the model loads.');
+  assert.equal(await stalled.evaluate(() => document.getElementById('app').getAttribute('text')), 'Typed while the model loads.');
+  assert.ok(await loading(), 'the model is still not there');
+  await context.close();
+});

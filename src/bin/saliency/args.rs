@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// Skip integrated gradients (the slowest part of a run).
     #[arg(long)]
     pub no_ig: bool,
+    /// Run the vocabulary product on this kernel instead of the fastest one (portable,
+    /// sse2, avx2, avx512-vnni): `sse2` times the decoder on the 128-bit width wasm has.
+    #[arg(long, value_name = "KERNEL")]
+    pub vocabulary_kernel: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -47,6 +47,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn bench(args: args::BenchArgs) -> Result<ExitCode> {
+    use layer_saliency::model::vocabulary::Kernel;
+    if let Some(name) = &args.vocabulary_kernel {
+        Kernel::prefer(name).map_err(|reason| Error::Option { option: "--vocabulary-kernel".into(), reason })?;
+    }
     let explainer = explainer(&args.model)?;
     use layer_saliency::metrics::peak::{model_shapes, throughput};
     let rows = layer_saliency::metrics::bench::bench(&explainer, &args.lengths, args.repeats.max(1), !args.no_ig)?;
@@ -55,6 +59,7 @@ fn bench(args: args::BenchArgs) -> Result<ExitCode> {
         "model": args.model.model.display().to_string(),
         "quant": explainer.model().quant,
         "threads": candle_core::utils::get_num_threads(),
+        "vocabulary_kernel": Kernel::best().name(),
         "rows": rows,
         "throughput": throughput,
     });
