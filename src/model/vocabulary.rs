@@ -181,7 +181,8 @@ impl Kernel {
     /// Makes `name` (a [`Kernel::name`]) the kernel of every product in this process, e.g.
     /// to time the native engine on the 128-bit instructions wasm has (`saliency bench
     /// --vocabulary-kernel sse2`). Call it before the first product: the choice is made
-    /// once, so that results within a process never change kernel.
+    /// once, so the kernel a run reports is the one all of its products used (the
+    /// results are the same bits on every kernel; only the time differs).
     pub fn prefer(name: &str) -> Result<Kernel, String> {
         let available = Kernel::available();
         let Some(&kernel) = available.iter().find(|k| k.name() == name) else {
