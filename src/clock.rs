@@ -1,8 +1,9 @@
 //! Milliseconds for stage timings. `std::time::Instant` panics on wasm32-unknown-unknown,
-//! so the browser build asks JavaScript's `performance.now()` instead.
+//! so the browser build asks JavaScript's `performance.now()` instead (WASI, where the
+//! unit tests also run, has a clock of its own and no JavaScript to ask).
 
 /// Milliseconds since an arbitrary origin (fixed for the process or page).
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn now_ms() -> f64 {
     use std::sync::OnceLock;
     use std::time::Instant;
@@ -10,7 +11,7 @@ pub fn now_ms() -> f64 {
     ORIGIN.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub fn now_ms() -> f64 {
     use wasm_bindgen::JsCast;
     let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();

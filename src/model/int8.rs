@@ -592,6 +592,35 @@ mod tests {
         assert_eq!(lanes::sum(fast).to_bits(), portable::sum(reference).to_bits());
     }
 
+    /// The whole product, through the register tiles, column chunks and their partial
+    /// edges, gives the bits of the portable reference computed one dot product at a time.
+    /// That reference is plain f32 multiplies and adds in a fixed order, the same on every
+    /// machine, so this test passing natively (SSE2) and as wasm (simd128, `./build.sh
+    /// test` runs the unit tests in WASI) means the two builds' products are identical.
+    #[test]
+    fn matmul_gives_the_portable_reference_bits() {
+        for &(m, n, k) in &[(1, 1, 32), (5, 7, 40), (9, 300, 96), (7, 131, 384), (6, 3, 1536)] {
+            let w = Int8Matrix::quantize(&wave(n * k, 0.37, 0.1), n, k);
+            let x = wave(m * k, 0.11, 0.7);
+            let got = w.matmul_t(&x, m);
+            let xq = Int8Rows::quantize(&x, m, k);
+            let blocks = blocks_for(k);
+            for i in 0..m {
+                for j in 0..n {
+                    let mut acc = portable::zero();
+                    for b in 0..blocks {
+                        let x_block: &[i16; BLOCK] = xq.values[(i * blocks + b) * BLOCK..][..BLOCK].try_into().unwrap();
+                        let w_block: &[i8; BLOCK] = w.values[(j * blocks + b) * BLOCK..][..BLOCK].try_into().unwrap();
+                        let scale = xq.scales[i * blocks + b] * w.scales[j * blocks + b];
+                        acc = portable::add_block(acc, x_block, &portable::widen(w_block), scale);
+                    }
+                    let want = portable::sum(acc);
+                    assert_eq!(got[i * n + j].to_bits(), want.to_bits(), "{m}x{n}x{k} ({i},{j})");
+                }
+            }
+        }
+    }
+
     /// Row-by-row conversion from GGML blocks equals dequantizing the whole tensor first.
     #[test]
     fn gguf_blocks_convert_row_by_row() {

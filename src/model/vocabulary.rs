@@ -630,6 +630,16 @@ mod tests {
         }
     }
 
+    /// The vector kernel the browser runs (simd128) and its x86 counterpart are among the
+    /// kernels the test above compares: a wasm build without simd128 would test only the
+    /// portable one, and run several times slower.
+    #[test]
+    fn the_128_bit_kernel_is_built_where_the_engine_runs() {
+        if cfg!(any(target_arch = "x86_64", target_arch = "wasm32")) {
+            assert!(Kernel::available().contains(&Kernel::Simd128), "built without simd128?");
+        }
+    }
+
     /// The product is that of the f32 operands up to the ~12-bit rounding of each row.
     #[test]
     fn product_is_close_to_f32() {
