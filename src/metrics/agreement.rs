@@ -159,9 +159,33 @@ pub fn agreement(a: &Explainer, b: &Explainer, texts: &[String], options: &Optio
     })
 }
 
+/// `count` items spread evenly over `items` (item floor(i * len / count) for i < count),
+/// in order; all of them if `count >= len`. Labelled files are often sorted by label (the
+/// tweets' test split is: negative, then neutral, then positive), so the first `count`
+/// would all share one label.
+pub fn evenly_spaced<T: Clone>(items: &[T], count: usize) -> Vec<T> {
+    let (len, count) = (items.len(), count.min(items.len()));
+    (0..count).map(|i| items[i * len / count].clone()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_evenly_spaced_sample_of_a_sorted_file_keeps_its_proportions() {
+        let sorted: Vec<usize> = (0..900).map(|i| i / 300).collect(); // three labels in runs of 300
+        let sample = evenly_spaced(&sorted, 30);
+        assert_eq!(sample.len(), 30);
+        for label in 0..3 {
+            assert_eq!(sample.iter().filter(|&&l| l == label).count(), 10);
+        }
+        let indices = evenly_spaced(&(0..10).collect::<Vec<_>>(), 4);
+        assert_eq!(indices, vec![0, 2, 5, 7]);
+        assert_eq!(evenly_spaced(&[1, 2, 3], 10), vec![1, 2, 3]);
+        assert!(evenly_spaced(&[1, 2, 3], 0).is_empty());
+        assert!(evenly_spaced::<u8>(&[], 5).is_empty());
+    }
 
     #[test]
     fn spearman_on_hand_worked_cases() {

@@ -64,7 +64,8 @@ pub struct AccuracyArgs {
     /// Labelled texts: a .tsv file of `label<TAB>text` lines.
     #[arg(long, value_name = "FILE")]
     pub texts: PathBuf,
-    /// How many texts the saliency agreement uses (the first ones; accuracy uses all).
+    /// How many texts the saliency agreement uses, spread evenly over the file (which may
+    /// be sorted by label); accuracy uses all.
     #[arg(long, default_value_t = 100)]
     pub agreement_texts: usize,
     /// Print one JSON object.

@@ -131,7 +131,7 @@ fn bench(args: args::BenchArgs) -> Result<ExitCode> {
 }
 
 fn accuracy(args: args::AccuracyArgs) -> Result<ExitCode> {
-    use layer_saliency::metrics::agreement::{accuracy, agreement};
+    use layer_saliency::metrics::agreement::{accuracy, agreement, evenly_spaced};
     let content = std::fs::read_to_string(&args.texts)
         .map_err(|e| Error::BadFile { file: args.texts.display().to_string(), reason: e.to_string() })?;
     let labelled: Vec<(String, String)> = content
@@ -147,11 +147,14 @@ fn accuracy(args: args::AccuracyArgs) -> Result<ExitCode> {
         "accuracy": accuracy(first.model(), &labelled)? });
     if let Some(other_path) = &args.other {
         let other = explainer(&args::ModelArgs { model: other_path.clone(), lm_head: None })?;
-        let texts: Vec<String> = labelled.iter().take(args.agreement_texts).map(|(_, t)| t.clone()).collect();
+        let texts: Vec<String> =
+            evenly_spaced(&labelled, args.agreement_texts).into_iter().map(|(_, text)| text).collect();
         report["other"] = serde_json::json!({ "model": other_path.display().to_string(), "quant": other.model().quant,
             "accuracy": accuracy(other.model(), &labelled)? });
         report["dls_word_agreement"] = serde_json::to_value(agreement(&first, &other, &texts, &Default::default())?)
             .map_err(|e| Error::Input(e.to_string()))?;
+        // Runs before 2026-11-27 (session 7) took the first N texts instead.
+        report["dls_word_agreement"]["sample"] = "evenly spaced over the file".into();
     }
     if args.json {
         print::json(&report)?;
