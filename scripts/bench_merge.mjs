@@ -65,6 +65,7 @@ const rows = lengths.map((tokens) => {
   const n = native.byTokens.get(tokens);
   const b = browser.byTokens.get(tokens);
   const t = torch.byTokens.get(tokens);
+  const n128 = native128?.byTokens.get(tokens);
   const absent = [['native', n], ['browser', b], ['torch', t]].filter(([, r]) => !r).map(([k]) => k);
   if (absent.length) console.error(`bench_merge: warning: ${tokens} tokens has no ${absent.join(' or ')} row`);
   const row = {
@@ -75,7 +76,7 @@ const rows = lengths.map((tokens) => {
     ours_forward_native: num(n?.forward_ms),
     ours_explain_native: num(n?.dls_ms),
     ours_forward_backward_native: forwardBackward(n?.stages_ms),
-    ours_explain_native_128: num(native128?.byTokens.get(tokens)?.dls_ms),
+    ours_explain_native_128: num(n128?.dls_ms),
     ig32_native: num(n?.ig32_ms),
     torch_forward_native: num(t?.torch_forward_ms),
     torch_forward_backward_native: num(t?.torch_forward_backward_ms),
@@ -89,7 +90,7 @@ const rows = lengths.map((tokens) => {
     wasm_over_native: ratio(row.ours_explain_wasm, row.ours_explain_native),
     wasm_over_native_128: ratio(row.ours_explain_wasm, row.ours_explain_native_128),
     forward_backward_over_torch: ratio(row.ours_forward_backward_native, row.torch_forward_backward_native),
-    stages_ms: { native: n?.stages_ms ?? null, native_128: native128?.byTokens.get(tokens)?.stages_ms ?? null, wasm: b?.stages_ms ?? null },
+    stages_ms: { native: n?.stages_ms ?? null, native_128: n128?.stages_ms ?? null, wasm: b?.stages_ms ?? null },
   };
 });
 
